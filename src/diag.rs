@@ -1,0 +1,206 @@
+//! Diagnostics: a stable `PKnnn` code, a severity, whether it blocks, the asset and file it
+//! concerns, a one-line message and a suggested fix. The codes are a contract, listed in
+//! `doc/diagnostics.md`; never renumber one.
+
+use serde::Serialize;
+use std::fmt;
+
+/// Every diagnostic code packer can emit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Code {
+    /// The registry is missing or unreadable.
+    PK001,
+    /// A registered asset root has no `asset.json`.
+    PK002,
+    /// An `asset.json` is not valid JSON or violates the declaration schema.
+    PK003,
+    /// An `asset.json` has a field packer does not know (warning).
+    PK004,
+    /// A declared input file does not exist.
+    PK005,
+    /// Two registry entries share an `asset_id`.
+    PK006,
+    /// Two assets share an `asset_uuid`, or registry and `asset.json` disagree on it.
+    PK007,
+    /// Two registered assets share a `name`.
+    PK008,
+    /// Two registry entries share a root.
+    PK009,
+    /// Unknown asset `type`.
+    PK010,
+    /// Unsupported `output.format` for the type.
+    PK011,
+    /// Unsupported `output.codec`.
+    PK012,
+    /// An input path escapes its asset root.
+    PK013,
+    /// The asset graph has a cycle.
+    PK014,
+    /// The inputs do not fit the type (wrong roles or counts).
+    PK015,
+    /// A path cannot be written into build.ninja (newline or control character).
+    PK016,
+    /// An `@asset:` reference names no registered asset.
+    PK017,
+    /// An `asset.json` exists that the registry does not list (advisory).
+    PK018,
+    /// A file cannot be read.
+    PK019,
+    /// A command was given an asset or directory it cannot use.
+    PK020,
+    /// A step's key file or record is unreadable.
+    PK021,
+}
+
+impl Code {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::PK001 => "PK001",
+            Code::PK002 => "PK002",
+            Code::PK003 => "PK003",
+            Code::PK004 => "PK004",
+            Code::PK005 => "PK005",
+            Code::PK006 => "PK006",
+            Code::PK007 => "PK007",
+            Code::PK008 => "PK008",
+            Code::PK009 => "PK009",
+            Code::PK010 => "PK010",
+            Code::PK011 => "PK011",
+            Code::PK012 => "PK012",
+            Code::PK013 => "PK013",
+            Code::PK014 => "PK014",
+            Code::PK015 => "PK015",
+            Code::PK016 => "PK016",
+            Code::PK017 => "PK017",
+            Code::PK018 => "PK018",
+            Code::PK019 => "PK019",
+            Code::PK020 => "PK020",
+            Code::PK021 => "PK021",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One finding about the workspace.
+#[derive(Clone, Debug, Serialize)]
+pub struct Diagnostic {
+    pub code: Code,
+    pub severity: Severity,
+    pub blocking: bool,
+    pub asset: Option<String>,
+    pub file: Option<String>,
+    pub message: String,
+    pub fix: String,
+}
+
+impl Diagnostic {
+    /// A blocking error.
+    pub fn error(code: Code, message: impl Into<String>, fix: impl Into<String>) -> Self {
+        Diagnostic {
+            code,
+            severity: Severity::Error,
+            blocking: true,
+            asset: None,
+            file: None,
+            message: message.into(),
+            fix: fix.into(),
+        }
+    }
+
+    /// A non-blocking warning.
+    pub fn warning(code: Code, message: impl Into<String>, fix: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            blocking: false,
+            ..Diagnostic::error(code, message, fix)
+        }
+    }
+
+    pub fn asset(mut self, asset: impl Into<String>) -> Self {
+        self.asset = Some(asset.into());
+        self
+    }
+
+    pub fn file(mut self, file: impl fmt::Display) -> Self {
+        self.file = Some(file.to_string());
+        self
+    }
+}
+
+/// `file: error[PKnnn]: message (asset …)` then the fix, the form editors and CI recognise.
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sev = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        if let Some(file) = &self.file {
+            write!(f, "{file}: ")?;
+        }
+        write!(f, "{sev}[{}]: {}", self.code.as_str(), self.message)?;
+        if let Some(asset) = &self.asset {
+            write!(f, " (asset `{asset}`)")?;
+        }
+        if !self.fix.is_empty() {
+            write!(f, "\n  fix: {}", self.fix)?;
+        }
+        Ok(())
+    }
+}
+
+/// The diagnostics of one run, in the order found.
+#[derive(Debug, Default)]
+pub struct Diagnostics(pub Vec<Diagnostic>);
+
+impl Diagnostics {
+    pub fn push(&mut self, d: Diagnostic) {
+        self.0.push(d);
+    }
+
+    pub fn blocking(&self) -> bool {
+        self.0.iter().any(|d| d.blocking)
+    }
+
+    /// Prints every diagnostic to stderr.
+    pub fn print(&self) {
+        for d in &self.0 {
+            eprintln!("{d}");
+        }
+    }
+}
+
+/// An error that carries diagnostics to the top, where they are printed once and mapped to
+/// exit code 1.
+#[derive(Debug)]
+pub struct Blocked(pub Vec<Diagnostic>);
+
+impl fmt::Display for Blocked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Blocked {}
+
+impl From<Diagnostic> for Blocked {
+    fn from(d: Diagnostic) -> Self {
+        Blocked(vec![d])
+    }
+}
+
+/// Shorthand: fail with one blocking diagnostic.
+pub fn fail<T>(d: Diagnostic) -> anyhow::Result<T> {
+    Err(Blocked(vec![d]).into())
+}

@@ -1,0 +1,98 @@
+//! The two escaping functions packer needs for build.ninja: Ninja's and the shell's.
+//!
+//! A path in a `build` line goes through [`ninja`] only. A path that ends up inside a command
+//! goes through [`shell`] first (so `/bin/sh` keeps it one word) and then [`ninja`] (so Ninja
+//! reads the bytes back unchanged), because Ninja expands variables into the command text
+//! before handing it to `/bin/sh -c`.
+
+/// Escapes `s` for a Ninja path or variable value: `$` → `$$`, space → `$ `, `:` → `$:`.
+/// Fails on newlines and other control characters, which Ninja cannot represent.
+pub fn ninja(s: &str) -> Result<String, char> {
+    let mut out = String::with_capacity(s.len() + 4);
+    for c in s.chars() {
+        match c {
+            '$' => out.push_str("$$"),
+            ' ' => out.push_str("$ "),
+            ':' => out.push_str("$:"),
+            c if c.is_control() => return Err(c),
+            c => out.push(c),
+        }
+    }
+    Ok(out)
+}
+
+/// Quotes `s` as one POSIX shell word: unchanged when every byte is harmless, else wrapped in
+/// single quotes with each `'` written as `'\''`.
+pub fn shell(s: &str) -> String {
+    let harmless = |c: char| c.is_ascii_alphanumeric() || "_-./=+,@%".contains(c);
+    if !s.is_empty() && s.chars().all(harmless) {
+        return s.to_string();
+    }
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// Reverses the quoting Ninja applies to each path of `$in_newline` in a response file
+/// (the same single-quote form as [`shell`]).
+pub fn unshell(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut in_quotes = false;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => in_quotes = !in_quotes,
+            '\\' if !in_quotes => {
+                if let Some(n) = chars.next() {
+                    out.push(n)
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NASTY: &[&str] = &[
+        "plain.bin",
+        "with space.bin",
+        "dollar$sign.bin",
+        "co:lon.bin",
+        "hash#tag.bin",
+        "quote'single.bin",
+        "quote\"double.bin",
+        "-leading-dash.bin",
+        "ünïcødé ✓.bin",
+        "back\\slash.bin",
+        "",
+    ];
+
+    #[test]
+    fn ninja_escapes_exactly_dollar_space_colon() {
+        assert_eq!(ninja("a b$c:d#e'f").unwrap(), "a$ b$$c$:d#e'f");
+        assert_eq!(ninja("line\nbreak"), Err('\n'));
+        assert_eq!(ninja("tab\there"), Err('\t'));
+    }
+
+    #[test]
+    fn shell_quoting_round_trips_through_sh() {
+        for name in NASTY {
+            let out = std::process::Command::new("/bin/sh")
+                .arg("-c")
+                .arg(format!("printf %s {}", shell(name)))
+                .output()
+                .unwrap();
+            assert_eq!(String::from_utf8(out.stdout).unwrap(), *name, "{name:?}");
+        }
+    }
+
+    #[test]
+    fn unshell_reverses_shell() {
+        for name in NASTY {
+            assert_eq!(unshell(&shell(name)), *name);
+        }
+        assert_eq!(shell("plain/path.bin"), "plain/path.bin");
+    }
+}

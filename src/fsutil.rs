@@ -1,0 +1,71 @@
+//! The one way packer writes a file it owns: atomically, and only when the bytes change.
+//!
+//! Every output, key file, record, registry and build.ninja goes through [`write_if_changed`]
+//! so that Ninja's `restat` sees an untouched mtime whenever the content is the same, and no
+//! reader ever sees a half-written file.
+
+use anyhow::Context;
+use std::io::Write;
+use std::path::Path;
+
+/// Writes `bytes` to `path` through a temp file in the same directory and a rename, unless the
+/// file already holds exactly these bytes. Returns whether the file was written.
+pub fn write_if_changed(path: &Path, bytes: &[u8]) -> anyhow::Result<bool> {
+    if same_bytes(path, bytes) {
+        return Ok(false);
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".packer-tmp")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .tempfile_in(dir)
+        .with_context(|| format!("creating a temp file in {}", dir.display()))?;
+    tmp.write_all(bytes)
+        .with_context(|| format!("writing {}", path.display()))?;
+    tmp.persist(path)
+        .with_context(|| format!("renaming into {}", path.display()))?;
+    Ok(true)
+}
+
+/// Whether `path` exists and holds exactly `bytes` (size checked first, then content).
+fn same_bytes(path: &Path, bytes: &[u8]) -> bool {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() && m.len() == bytes.len() as u64 => {
+            std::fs::read(path).map(|old| old == bytes).unwrap_or(false)
+        }
+        _ => false,
+    }
+}
+
+/// Removes a file, treating "already gone" as success.
+pub fn remove_if_exists(path: &Path) -> anyhow::Result<bool> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e).with_context(|| format!("removing {}", path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unchanged_bytes_leave_the_file_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("sub/out.bin");
+        assert!(write_if_changed(&p, b"abc").unwrap());
+        let m1 = std::fs::metadata(&p).unwrap().modified().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(!write_if_changed(&p, b"abc").unwrap());
+        assert_eq!(std::fs::metadata(&p).unwrap().modified().unwrap(), m1);
+        assert!(write_if_changed(&p, b"abd").unwrap());
+        assert_eq!(std::fs::read(&p).unwrap(), b"abd");
+        let leftovers: Vec<_> = std::fs::read_dir(p.parent().unwrap()).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "no temp file left behind");
+    }
+}

@@ -1,0 +1,237 @@
+//! `packer gen`: the hashing front. Loads the workspace, builds the graph, hashes every
+//! source, computes every action's key, rewrites the key files (the gates) whose content
+//! changed, removes outputs of assets that left the build, and writes build.ninja when its
+//! bytes change.
+
+use crate::canon;
+use crate::decl::AssetType;
+use crate::diag::{Blocked, Code, Diagnostic};
+use crate::fsutil;
+use crate::graph;
+use crate::keys::{self, Keyed, SourceKey};
+use crate::ninja::{self, AssetEdge, Plan};
+use crate::registry;
+use crate::step;
+use crate::workspace::{Asset, Workspace, ASSETS};
+use anyhow::Context;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// Options of `packer gen`, as resolved from the command line.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Build directory, relative to the project directory (Ninja's working directory).
+    pub build_dir: String,
+    /// Where build.ninja goes, relative to the project directory.
+    pub ninja_file: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            build_dir: "build".into(),
+            ninja_file: "build.ninja".into(),
+        }
+    }
+}
+
+impl Options {
+    fn keys_dir(&self) -> String {
+        format!("{}/keys", self.build_dir)
+    }
+
+    fn obj_dir(&self) -> String {
+        format!("{}/obj", self.build_dir)
+    }
+
+    /// The arguments that make gen re-run itself with the same options.
+    fn args(&self) -> Vec<String> {
+        vec![
+            format!("--build-dir={}", self.build_dir),
+            format!("--ninja-file={}", self.ninja_file),
+        ]
+    }
+}
+
+/// What one gen run did.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub assets: usize,
+    pub keys_rewritten: usize,
+    pub removed: usize,
+    pub ninja_written: bool,
+}
+
+/// The step kind that builds an asset.
+fn step_of(a: &Asset) -> (&'static str, &'static str) {
+    match a.decl.ty {
+        // The workspace stage refuses the types whose steps do not exist yet.
+        AssetType::Blob | AssetType::TileBank | AssetType::SoundBank | AssetType::Tilemap => {
+            (step::blob::STEP, step::blob::VERSION)
+        }
+    }
+}
+
+/// Runs gen in project directory `dir`.
+pub fn run(dir: &Path, opts: &Options) -> anyhow::Result<Report> {
+    let ws = Workspace::load(dir)?;
+    if ws.diags.blocking() {
+        return Err(Blocked(ws.diags.0).into());
+    }
+    ws.diags.print();
+    let g = graph::build(&ws.assets).map_err(Blocked::from)?;
+    let keyed = compute_keys(&ws, &g)?;
+    let pack = step::pack::key_doc(
+        &ws.assets,
+        &keyed.iter().map(|k| k.strong.clone()).collect::<Vec<_>>(),
+    )
+    .keyed();
+    let plan = plan(&ws, &g, opts)?;
+    let text = ninja::render(&plan).map_err(|ninja::Unrepresentable(p, c)| {
+        Blocked::from(
+            Diagnostic::error(
+                Code::PK016,
+                format!("path contains {c:?}, which build.ninja cannot represent"),
+                "rename the file or directory",
+            )
+            .file(p.escape_debug()),
+        )
+    })?;
+
+    let mut report = Report {
+        assets: ws.assets.len(),
+        ..Report::default()
+    };
+    let keys_dir = dir.join(opts.keys_dir());
+    for (a, k) in ws.assets.iter().zip(&keyed) {
+        report.keys_rewritten += write_key(&keys_dir.join(format!("{}.key", a.id)), k)? as usize;
+    }
+    report.keys_rewritten += write_key(&keys_dir.join("pack.key"), &pack)? as usize;
+    report.removed = remove_stale(dir, opts, &ws.assets)?;
+    report.ninja_written = fsutil::write_if_changed(&dir.join(&opts.ninja_file), text.as_bytes())?;
+    Ok(report)
+}
+
+fn write_key(path: &Path, k: &Keyed) -> anyhow::Result<bool> {
+    fsutil::write_if_changed(path, &canon::to_vec(k)?)
+}
+
+/// Hashes the sources and computes each asset's key, dependencies first.
+fn compute_keys(ws: &Workspace, g: &graph::Graph) -> anyhow::Result<Vec<Keyed>> {
+    let mut keyed: Vec<Option<Keyed>> = vec![None; ws.assets.len()];
+    for &i in &g.order {
+        let a = &ws.assets[i];
+        let root = a.root_in_project().under(&ws.dir);
+        let mut sources = Vec::new();
+        for f in a.files() {
+            let key = keys::hash_file(&f.under(&root)).with_context(|| {
+                format!(
+                    "hashing {}/{f} (asset `{}`)",
+                    a.root_in_project(),
+                    a.decl.name
+                )
+            })?;
+            sources.push(SourceKey {
+                name: f.to_string(),
+                key,
+            });
+        }
+        let deps: Vec<(u64, String)> = g.deps[i]
+            .iter()
+            .map(|&d| {
+                (
+                    ws.assets[d].id,
+                    keyed[d]
+                        .as_ref()
+                        .map(|k| k.strong.clone())
+                        .unwrap_or_default(),
+                )
+            })
+            .collect();
+        let (step, version) = step_of(a);
+        keyed[i] = Some(keys::asset_doc(step, version, &a.decl, sources, &deps).keyed());
+    }
+    Ok(keyed.into_iter().flatten().collect())
+}
+
+fn plan(ws: &Workspace, g: &graph::Graph, opts: &Options) -> anyhow::Result<Plan> {
+    let packer = std::env::current_exe().context("locating the packer binary")?;
+    let packer = packer
+        .to_str()
+        .context("the packer binary's path is not UTF-8")?
+        .to_string();
+    let obj = opts.obj_dir();
+    let keys_dir = opts.keys_dir();
+    let mut gen_inputs = vec![format!("{ASSETS}/{}", registry::INDEX)];
+    let mut edges = Vec::with_capacity(ws.assets.len());
+    for (i, a) in ws.assets.iter().enumerate() {
+        let root = a.root_in_project();
+        let sources: Vec<String> = a.files().map(|f| root.join(f).to_string()).collect();
+        gen_inputs.push(format!("{root}/{}", crate::decl::FILE));
+        gen_inputs.push(root.to_string());
+        gen_inputs.extend(sources.iter().cloned());
+        let dep_outputs = g.deps[i]
+            .iter()
+            .flat_map(|&d| {
+                [
+                    format!("{obj}/{}.bin", ws.assets[d].id),
+                    format!("{obj}/{}.json", ws.assets[d].id),
+                ]
+            })
+            .collect();
+        let n = sources.len();
+        edges.push(AssetEdge {
+            kind: step_of(a).0,
+            desc: format!(
+                "{} {} ({n} input{})",
+                a.decl.ty.bank_type(),
+                a.decl.name,
+                if n == 1 { "" } else { "s" }
+            ),
+            key_file: format!("{keys_dir}/{}.key", a.id),
+            prefix: format!("{obj}/{}", a.id),
+            root: root.to_string(),
+            dep_outputs,
+            sources,
+        });
+    }
+    gen_inputs.push(packer.clone());
+    let mut seen = BTreeSet::new();
+    gen_inputs.retain(|p| seen.insert(p.clone()));
+    Ok(Plan {
+        packer,
+        gen_args: opts.args(),
+        build_dir: opts.build_dir.clone(),
+        obj_dir: obj,
+        ninja_file: opts.ninja_file.clone(),
+        pack_key: format!("{keys_dir}/pack.key"),
+        assets: edges,
+        gen_inputs,
+    })
+}
+
+/// Removes key files and artifacts of assets no longer in the build. Returns how many files.
+fn remove_stale(dir: &Path, opts: &Options, assets: &[Asset]) -> anyhow::Result<usize> {
+    let live: BTreeSet<String> = assets
+        .iter()
+        .map(|a| a.id.to_string())
+        .chain(["pack".to_string()])
+        .collect();
+    let mut removed = 0;
+    for sub in [opts.keys_dir(), opts.obj_dir()] {
+        let d: PathBuf = dir.join(sub);
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let stem = name.split('.').next().unwrap_or("");
+            let ours = stem == "pack" || stem.parse::<u64>().is_ok();
+            if ours && !live.contains(stem) && fsutil::remove_if_exists(&e.path())? {
+                removed += 1;
+            }
+        }
+    }
+    Ok(removed)
+}

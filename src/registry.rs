@@ -1,0 +1,130 @@
+//! The registry `assets/.prometeu/index.json`: the authoritative list of registered assets
+//! (SPEC §2.1). Ids are allocated here, strictly increasing and never reused.
+
+use crate::diag::{fail, Code, Diagnostic};
+use crate::fsutil;
+use crate::relpath::RelPath;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Where the registry lives, relative to the assets directory.
+pub const INDEX: &str = ".prometeu/index.json";
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    pub asset_id: u64,
+    pub asset_uuid: String,
+    pub root: RelPath,
+    pub included_in_build: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Registry {
+    pub schema_version: u32,
+    pub next_asset_id: u64,
+    pub assets: Vec<Entry>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry {
+            schema_version: 1,
+            next_asset_id: 1,
+            assets: Vec::new(),
+        }
+    }
+}
+
+/// The registry file of an assets directory.
+pub fn path(assets_dir: &Path) -> PathBuf {
+    assets_dir.join(INDEX)
+}
+
+impl Registry {
+    /// Reads the registry; a missing or invalid file is a blocking PK001.
+    pub fn load(assets_dir: &Path) -> anyhow::Result<Registry> {
+        let p = path(assets_dir);
+        let bytes = match std::fs::read(&p) {
+            Ok(b) => b,
+            Err(e) => {
+                return fail(
+                    Diagnostic::error(
+                        Code::PK001,
+                        format!("cannot read the registry: {e}"),
+                        "run `packer init` in the project directory, or pass -C <project>",
+                    )
+                    .file(p.display()),
+                )
+            }
+        };
+        let reg: Registry = match serde_json::from_slice(&bytes) {
+            Ok(r) => r,
+            Err(e) => {
+                return fail(
+                    Diagnostic::error(
+                        Code::PK001,
+                        format!("the registry is not valid: {e}"),
+                        "restore index.json from version control",
+                    )
+                    .file(p.display()),
+                )
+            }
+        };
+        if reg.schema_version != 1 {
+            return fail(
+                Diagnostic::error(
+                    Code::PK001,
+                    format!(
+                        "registry schema_version {} is not supported (expected 1)",
+                        reg.schema_version
+                    ),
+                    "use the packer version that wrote this registry",
+                )
+                .file(p.display()),
+            );
+        }
+        Ok(reg)
+    }
+
+    /// Writes the registry atomically, entries sorted by `asset_id`.
+    pub fn save(&mut self, assets_dir: &Path) -> anyhow::Result<()> {
+        self.assets.sort_by_key(|e| e.asset_id);
+        let mut bytes = serde_json::to_vec_pretty(self)?;
+        bytes.push(b'\n');
+        fsutil::write_if_changed(&path(assets_dir), &bytes)?;
+        Ok(())
+    }
+
+    /// Allocates the next id: strictly increasing, never reused, also past ids already present.
+    pub fn allocate_id(&mut self) -> u64 {
+        let max_seen = self.assets.iter().map(|e| e.asset_id).max().unwrap_or(0);
+        let id = self.next_asset_id.max(max_seen + 1).max(1);
+        self.next_asset_id = id + 1;
+        id
+    }
+
+    pub fn by_root(&self, root: &RelPath) -> Option<&Entry> {
+        self.assets.iter().find(|e| &e.root == root)
+    }
+
+    pub fn by_id(&self, id: u64) -> Option<&Entry> {
+        self.assets.iter().find(|e| e.asset_id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_never_reused_after_removal() {
+        let mut r = Registry::default();
+        let a = r.allocate_id();
+        let b = r.allocate_id();
+        r.assets.retain(|e| e.asset_id != b);
+        let c = r.allocate_id();
+        assert_eq!((a, b, c), (1, 2, 3));
+    }
+}

@@ -1,0 +1,302 @@
+//! The workspace stage: registry + every registered declaration → validated `Asset`s, with
+//! every identity and input problem reported as a diagnostic (SPEC §2, §9).
+
+use crate::decl::{self, AssetType, Declaration, InputRef};
+use crate::diag::{Code, Diagnostic, Diagnostics};
+use crate::registry::Registry;
+use crate::relpath::RelPath;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// The assets directory of a project.
+pub const ASSETS: &str = "assets";
+
+/// One registered asset included in the build, validated.
+#[derive(Clone, Debug)]
+pub struct Asset {
+    pub id: u64,
+    /// Root relative to the assets directory.
+    pub root: RelPath,
+    pub decl: Declaration,
+}
+
+impl Asset {
+    /// Every input file, in role order then declared order, relative to the asset root.
+    pub fn files(&self) -> impl Iterator<Item = &RelPath> {
+        self.decl.inputs.values().flatten().filter_map(|i| match i {
+            InputRef::File(p) => Some(p),
+            InputRef::Asset(_) => None,
+        })
+    }
+
+    /// Names of the assets this one references with `@asset:`.
+    pub fn asset_refs(&self) -> impl Iterator<Item = &str> {
+        self.decl.inputs.values().flatten().filter_map(|i| match i {
+            InputRef::Asset(n) => Some(n.as_str()),
+            InputRef::File(_) => None,
+        })
+    }
+
+    /// The root relative to the project directory (`assets/<root>`).
+    pub fn root_in_project(&self) -> RelPath {
+        project_path(&self.root)
+    }
+}
+
+/// `assets/<p>`: a path below the assets directory, relative to the project directory.
+pub fn project_path(p: &RelPath) -> RelPath {
+    RelPath::parse(ASSETS)
+        .map(|a| a.join(p))
+        .unwrap_or_else(|_| p.clone())
+}
+
+/// A loaded workspace: what `gen` plans from.
+#[derive(Debug)]
+pub struct Workspace {
+    pub dir: PathBuf,
+    pub registry: Registry,
+    /// Included assets, increasing `asset_id`.
+    pub assets: Vec<Asset>,
+    pub diags: Diagnostics,
+}
+
+impl Workspace {
+    pub fn assets_dir(&self) -> PathBuf {
+        self.dir.join(ASSETS)
+    }
+
+    /// Loads and validates the workspace at project directory `dir`. Fails only when the
+    /// registry itself is unusable; every other problem is in `diags`.
+    pub fn load(dir: &Path) -> anyhow::Result<Workspace> {
+        let assets_dir = dir.join(ASSETS);
+        let registry = Registry::load(&assets_dir)?;
+        let mut diags = Diagnostics::default();
+        check_registry_identity(&registry, &mut diags);
+        let mut assets = Vec::new();
+        for entry in &registry.assets {
+            let decl_rel = project_path(&entry.root).join(&rel(decl::FILE));
+            let decl_file = decl_rel.under(dir);
+            let bytes = match std::fs::read(&decl_file) {
+                Ok(b) => b,
+                Err(e) => {
+                    diags.push(Diagnostic::error(Code::PK002,
+                        format!("registered asset {} has no readable asset.json: {e}", entry.asset_id),
+                        "restore the directory, `packer mv` it to where it went, or `packer forget` it")
+                        .file(&decl_rel));
+                    continue;
+                }
+            };
+            let (decl, found) = decl::parse(&bytes, decl_rel.as_str());
+            let name = decl.as_ref().map(|d| d.name.clone());
+            for d in found {
+                diags.push(match &name {
+                    Some(n) => d.asset(n),
+                    None => d,
+                });
+            }
+            let Some(decl) = decl else { continue };
+            if decl.asset_uuid != entry.asset_uuid {
+                diags.push(Diagnostic::error(Code::PK007,
+                    format!("asset.json has asset_uuid {} but the registry has {}", decl.asset_uuid, entry.asset_uuid),
+                    "restore the uuid in asset.json; a copied directory must be registered with `packer adopt` after giving it a new uuid")
+                    .file(&decl_rel).asset(&decl.name));
+                continue;
+            }
+            // Excluded assets still take part in name uniqueness, so keep them until then.
+            assets.push((
+                Asset {
+                    id: entry.asset_id,
+                    root: entry.root.clone(),
+                    decl,
+                },
+                entry.included_in_build,
+            ));
+        }
+        check_names(assets.iter().map(|(a, _)| a), &mut diags);
+        let mut assets: Vec<Asset> = assets
+            .into_iter()
+            .filter_map(|(a, inc)| inc.then_some(a))
+            .collect();
+        assets.sort_by_key(|a| a.id);
+        for a in &assets {
+            check_inputs(dir, a, &mut diags);
+        }
+        check_refs(&assets, &mut diags);
+        Ok(Workspace {
+            dir: dir.to_path_buf(),
+            registry,
+            assets,
+            diags,
+        })
+    }
+}
+
+fn rel(s: &str) -> RelPath {
+    RelPath::parse(s).unwrap_or_else(|_| unreachable!("constant path {s}"))
+}
+
+fn check_registry_identity(reg: &Registry, diags: &mut Diagnostics) {
+    let file = format!("{ASSETS}/{}", crate::registry::INDEX);
+    let mut ids = HashMap::new();
+    let mut uuids = HashMap::new();
+    let mut roots = HashMap::new();
+    for e in &reg.assets {
+        if let Some(other) = ids.insert(e.asset_id, &e.root) {
+            diags.push(
+                Diagnostic::error(
+                    Code::PK006,
+                    format!(
+                        "asset_id {} is used by both `{other}` and `{}`",
+                        e.asset_id, e.root
+                    ),
+                    "`packer forget` one of them and `packer adopt` it again to get a fresh id",
+                )
+                .file(&file),
+            );
+        }
+        if let Some(other) = uuids.insert(&e.asset_uuid, &e.root) {
+            diags.push(
+                Diagnostic::error(
+                    Code::PK007,
+                    format!(
+                        "asset_uuid {} is used by both `{other}` and `{}`",
+                        e.asset_uuid, e.root
+                    ),
+                    "give the copy a new asset_uuid in its asset.json and `packer adopt` it",
+                )
+                .file(&file),
+            );
+        }
+        if let Some(other) = roots.insert(&e.root, e.asset_id) {
+            diags.push(
+                Diagnostic::error(
+                    Code::PK009,
+                    format!(
+                        "root `{}` is registered twice (ids {other} and {})",
+                        e.root, e.asset_id
+                    ),
+                    "`packer forget` the duplicate entry",
+                )
+                .file(&file),
+            );
+        }
+    }
+}
+
+fn check_names<'a>(assets: impl Iterator<Item = &'a Asset>, diags: &mut Diagnostics) {
+    let mut seen: HashMap<&str, &Asset> = HashMap::new();
+    for a in assets {
+        if let Some(first) = seen.insert(&a.decl.name, a) {
+            diags.push(
+                Diagnostic::error(
+                    Code::PK008,
+                    format!(
+                        "name `{}` is declared by both `{}` and `{}`",
+                        a.decl.name, first.root, a.root
+                    ),
+                    "rename one of them in its asset.json (names are the labels game code uses)",
+                )
+                .file(a.root_in_project().join(&rel(decl::FILE)))
+                .asset(&a.decl.name),
+            );
+        }
+    }
+}
+
+fn check_inputs(dir: &Path, a: &Asset, diags: &mut Diagnostics) {
+    let decl_file = a.root_in_project().join(&rel(decl::FILE));
+    let name = &a.decl.name;
+    if a.decl.ty != AssetType::Blob {
+        diags.push(
+            Diagnostic::error(
+                Code::PK010,
+                format!(
+                    "type `{}` is not built by this version of packer yet",
+                    a.decl.ty.name()
+                ),
+                "use type `blob`, or set included_in_build to false until the type is supported",
+            )
+            .file(&decl_file)
+            .asset(name),
+        );
+        return;
+    }
+    let sources = a.decl.inputs.get("source").map(Vec::len).unwrap_or(0);
+    if sources != 1 || a.asset_refs().next().is_some() {
+        diags.push(
+            Diagnostic::error(
+                Code::PK015,
+                format!("a blob takes exactly one file in inputs.source, found {sources}"),
+                "list exactly one file: \"inputs\": {\"source\": [\"data.bin\"]}",
+            )
+            .file(&decl_file)
+            .asset(name),
+        );
+    }
+    let root = a.root_in_project().under(dir);
+    let canon_root = std::fs::canonicalize(&root).ok();
+    for f in a.files() {
+        let shown = a.root_in_project().join(f);
+        if let Some(c) = shown.as_str().chars().find(|c| c.is_control()) {
+            diags.push(Diagnostic::error(Code::PK016,
+                format!("path contains the control character {c:?}, which build.ninja cannot represent"),
+                "rename the file without newlines or control characters").file(shown.as_str().escape_debug()).asset(name));
+            continue;
+        }
+        let path = f.under(&root);
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_file() => {}
+            Ok(_) => {
+                diags.push(
+                    Diagnostic::error(
+                        Code::PK005,
+                        "input is not a regular file",
+                        "list files, not directories",
+                    )
+                    .file(&shown)
+                    .asset(name),
+                );
+                continue;
+            }
+            Err(_) => {
+                diags.push(
+                    Diagnostic::error(
+                        Code::PK005,
+                        "input file does not exist",
+                        format!("create it, or remove `{f}` from {decl_file}"),
+                    )
+                    .file(&shown)
+                    .asset(name),
+                );
+                continue;
+            }
+        }
+        let inside = match (&canon_root, std::fs::canonicalize(&path)) {
+            (Some(r), Ok(p)) => p.starts_with(r),
+            _ => false,
+        };
+        if !inside {
+            diags.push(Diagnostic::error(Code::PK013, "input resolves outside its asset root (through a symlink)",
+                "copy the file into the asset directory, or reference another asset with \"@asset:<name>\"")
+                .file(&shown).asset(name));
+        }
+    }
+}
+
+fn check_refs(assets: &[Asset], diags: &mut Diagnostics) {
+    for a in assets {
+        for r in a.asset_refs() {
+            if !assets.iter().any(|b| b.decl.name == r) {
+                diags.push(
+                    Diagnostic::error(
+                        Code::PK017,
+                        format!("`@asset:{r}` names no registered asset included in the build"),
+                        "register that asset, or fix the name",
+                    )
+                    .file(a.root_in_project().join(&rel(decl::FILE)))
+                    .asset(&a.decl.name),
+                );
+            }
+        }
+    }
+}
