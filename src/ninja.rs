@@ -141,6 +141,14 @@ pub fn render(plan: &Plan) -> Result<String, Unrepresentable> {
     out.push_str(": packer_gen");
     paths(&mut out, &plan.gen_inputs)?;
     out.push('\n');
+    // A generator input that disappears (a moved root, a deleted source) must make Ninja
+    // re-run gen, not stop with "missing and no known rule to make it": an input-less phony
+    // edge is out of date exactly when its file is missing (CMake does the same).
+    for p in &plan.gen_inputs {
+        out.push_str("build ");
+        out.push_str(&esc(p)?);
+        out.push_str(": phony\n");
+    }
 
     out.push_str("\nbuild assets: phony ");
     out.push_str(&esc(&pack_outputs[0])?);

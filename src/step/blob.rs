@@ -33,7 +33,7 @@ fn own_key(root: &Path) -> anyhow::Result<Keyed> {
             Diagnostic::error(
                 Code::PK020,
                 format!("asset is a `{}`, not a blob", decl.ty.name()),
-                format!("run `packer step` for its own kind"),
+                "run `packer step` for its own kind",
             )
             .file(root.display())
             .asset(&decl.name),

@@ -148,7 +148,9 @@ fn missing_artifact(path: &Path, name: &str) -> Diagnostic {
 /// lines are Ninja's shell-quoted `$in_newline`: the key file, then each `<id>.bin`), else
 /// derived from `obj_dir`.
 fn artifact_prefixes(o: &Options, assets: &[PackEntry]) -> anyhow::Result<Vec<PathBuf>> {
-    let Some(rsp) = &o.rsp else {
+    // Ninja deletes the response file after a successful run, so the command line copied from
+    // build.ninja and run by hand finds none: the artifacts are then derived from obj_dir.
+    let Some(rsp) = o.rsp.as_ref().filter(|r| r.exists()) else {
         return Ok(assets
             .iter()
             .map(|e| o.obj_dir.join(e.asset_id.to_string()))

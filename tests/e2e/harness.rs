@@ -1,0 +1,214 @@
+//! `Space`: a temporary packer project driven through the real binaries.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub struct Space {
+    _tmp: tempfile::TempDir,
+    pub dir: PathBuf,
+}
+
+/// The Ninja binary under test. Missing is a failure, never a skip.
+pub fn ninja_bin() -> String {
+    let bin = std::env::var("PACKER_TEST_NINJA").unwrap_or_else(|_| "ninja".into());
+    let ok = Command::new(&bin).arg("--version").output().map(|o| o.status.success()).unwrap_or(false);
+    assert!(ok, "ninja `{bin}` is not runnable: install it (scripts/test.sh does) or set PACKER_TEST_NINJA");
+    bin
+}
+
+pub fn packer_bin() -> PathBuf {
+    assert_cmd::cargo::cargo_bin!("packer").to_path_buf()
+}
+
+/// A finished command: status, stdout, stderr as text.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+
+    #[track_caller]
+    pub fn ok(self) -> Run {
+        assert_eq!(self.code, 0, "command failed\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    /// The edges Ninja ran, by description (NINJA_STATUS is set to a marker).
+    pub fn edges(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.stdout.lines().filter_map(|l| l.strip_prefix("@@ ")).map(str::to_string).collect();
+        v.sort();
+        v
+    }
+}
+
+impl Space {
+    /// An empty directory.
+    pub fn empty() -> Space {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("project");
+        std::fs::create_dir(&dir).expect("project dir");
+        Space { _tmp: tmp, dir }
+    }
+
+    /// A project after `packer init`.
+    pub fn new() -> Space {
+        let s = Space::empty();
+        s.packer(&["init"]).ok();
+        s
+    }
+
+    /// A project with blob assets `name` → (directory, file name, contents), all added.
+    pub fn with_blobs(blobs: &[(&str, &str, &[u8])]) -> Space {
+        let s = Space::new();
+        for (name, file, bytes) in blobs {
+            s.add_blob(name, file, bytes);
+        }
+        s
+    }
+
+    pub fn add_blob(&self, name: &str, file: &str, bytes: &[u8]) {
+        let dir = format!("assets/{name}");
+        self.write(&format!("{dir}/{file}"), bytes);
+        self.packer(&["add", &dir, "--type", "blob"]).ok();
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.join(rel)
+    }
+
+    pub fn write(&self, rel: &str, bytes: &[u8]) {
+        let p = self.path(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, bytes).expect("write");
+    }
+
+    pub fn read(&self, rel: &str) -> Vec<u8> {
+        std::fs::read(self.path(rel)).unwrap_or_else(|e| panic!("reading {rel}: {e}"))
+    }
+
+    pub fn exists(&self, rel: &str) -> bool {
+        self.path(rel).exists()
+    }
+
+    pub fn packer(&self, args: &[&str]) -> Run {
+        Run::from(Command::new(packer_bin()).args(args).current_dir(&self.dir).output().expect("run packer"))
+    }
+
+    pub fn ninja(&self, args: &[&str]) -> Run {
+        Run::from(
+            Command::new(ninja_bin())
+                .args(args)
+                .env("NINJA_STATUS", "@@ ")
+                .current_dir(&self.dir)
+                .output()
+                .expect("run ninja"),
+        )
+    }
+
+    /// `packer gen && ninja`.
+    pub fn build(&self) -> Run {
+        self.packer(&["gen"]).ok();
+        self.ninja(&[]).ok()
+    }
+
+    pub fn mtime(&self, rel: &str) -> std::time::SystemTime {
+        std::fs::metadata(self.path(rel)).and_then(|m| m.modified()).expect("mtime")
+    }
+
+    /// Sets a file's mtime to now (same bytes), after a pause that makes it newer.
+    pub fn touch(&self, rel: &str) {
+        let f = std::fs::File::options().write(true).open(self.path(rel)).expect("open");
+        f.set_modified(std::time::SystemTime::now()).expect("set mtime");
+    }
+
+    /// Copies the assets directory into a fresh space (a clean checkout elsewhere).
+    pub fn clone_assets(&self) -> Space {
+        let s = Space::empty();
+        copy_dir(&self.path("assets"), &s.path("assets"));
+        s
+    }
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read_dir") {
+        let e = e.expect("entry");
+        let t = to.join(e.file_name());
+        if e.file_type().expect("type").is_dir() {
+            if e.file_name() != "cache" {
+                copy_dir(&e.path(), &t);
+            }
+        } else {
+            std::fs::copy(e.path(), t).expect("copy");
+        }
+    }
+}
+
+/// Waits long enough that a new mtime is distinguishable from the last build's.
+pub fn tick() {
+    std::thread::sleep(std::time::Duration::from_millis(20));
+}
+
+/// An independent reader of SPEC §4.1, written from the spec, not from packer's code.
+pub struct Pa {
+    pub header_bytes: Vec<u8>,
+    pub header: serde_json::Value,
+    pub payload_offset: usize,
+    pub bytes: Vec<u8>,
+}
+
+impl Pa {
+    pub fn parse(bytes: Vec<u8>) -> Pa {
+        assert_eq!(&bytes[0..4], b"PMPA", "magic");
+        let u32_at = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().expect("4 bytes")) as usize;
+        assert_eq!(u32_at(4), 1, "schema_version");
+        let header_len = u32_at(8);
+        let payload_offset = u32_at(12);
+        assert_eq!(u32_at(16), 0, "flags");
+        assert_eq!(u32_at(20), 0, "reserved");
+        let header_end = 24 + header_len;
+        assert_eq!(payload_offset, header_end.div_ceil(16) * 16, "payload_offset = header end rounded up to 16");
+        assert!(bytes[header_end..payload_offset].iter().all(|&b| b == 0), "zero padding after header");
+        let header_bytes = bytes[24..header_end].to_vec();
+        let header = serde_json::from_slice(&header_bytes).expect("header JSON");
+        Pa { header_bytes, header, payload_offset, bytes }
+    }
+
+    pub fn table(&self) -> &Vec<serde_json::Value> {
+        self.header["asset_table"].as_array().expect("asset_table")
+    }
+
+    /// The payload of the table entry with this name.
+    pub fn payload(&self, name: &str) -> &[u8] {
+        let e = self.table().iter().find(|e| e["asset_name"] == name).unwrap_or_else(|| panic!("no asset {name}"));
+        let off = e["offset"].as_u64().expect("offset") as usize;
+        let size = e["size"].as_u64().expect("size") as usize;
+        &self.bytes[self.payload_offset + off..self.payload_offset + off + size]
+    }
+}
+
+/// Canonical JSON per SPEC §4.1, from the spec: compact, keys sorted by bytes.
+pub fn canonical(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+            let parts: Vec<String> = keys.iter().map(|k| format!("{}:{}", serde_json::Value::String((*k).clone()), canonical(&m[*k]))).collect();
+            format!("{{{}}}", parts.join(","))
+        }
+        serde_json::Value::Array(a) => format!("[{}]", a.iter().map(canonical).collect::<Vec<_>>().join(",")),
+        other => other.to_string(),
+    }
+}
+
+/// Every output file of a build, for byte comparison between builds.
+pub const OUTPUTS: &[&str] = &["build/assets.pa", "build/asset_table.json", "build/preload.json", "build/asset_table_metadata.json"];
