@@ -1,9 +1,11 @@
 //! Command-line surface: what the user typed (clap types) → calls into the modules that do
 //! the work. `main` prints the error chain once and maps it to a documented exit code.
 
+use crate::cache::Cache;
 use crate::decl::AssetType;
 use crate::diag::Blocked;
-use crate::{commands, gen, step};
+use crate::keys::Mode;
+use crate::{commands, gen, status, step};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -70,6 +72,52 @@ enum Cmd {
         /// Where to write build.ninja, relative to the project directory.
         #[arg(long, default_value = "build.ninja")]
         ninja_file: String,
+        #[command(flatten)]
+        cache: CacheArgs,
+        #[command(flatten)]
+        mode: ModeArgs,
+    },
+    /// Before building: which actions will run and why, computed from strong keys.
+    Status {
+        #[arg(long, default_value = "build")]
+        build_dir: String,
+        #[command(flatten)]
+        cache: CacheArgs,
+        #[command(flatten)]
+        mode: ModeArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// After building: what changed in an asset's key since its previous build, field by
+    /// field, and how its output was obtained. ASSET is a name, id, path, or `pack`.
+    Explain {
+        asset: String,
+        #[arg(long, default_value = "build")]
+        build_dir: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Evict cache entries, least recently used first.
+    Gc {
+        /// Evict entries unused for this long (30s, 15m, 2h, 7d; 0 empties the cache).
+        #[arg(long, value_parser = crate::cache::parse_duration)]
+        max_age: Option<std::time::Duration>,
+        /// Then evict the oldest until the cache holds at most this much (e.g. 500M, 2G).
+        #[arg(long, value_parser = crate::cache::parse_size)]
+        max_size: Option<u64>,
+        #[command(flatten)]
+        cache: CacheArgs,
+    },
+    /// Inspect the artifact cache.
+    #[command(subcommand)]
+    Cache(CacheCmd),
+    /// Rebuild everything clean in a temporary directory, without the cache, and compare
+    /// byte for byte with the current build. Exits 1 with a per-asset report on differences.
+    Verify {
+        #[arg(long, default_value = "build")]
+        build_dir: String,
+        #[arg(long)]
+        json: bool,
     },
     /// Run one build step, as build.ninja does (or by hand).
     #[command(subcommand)]
@@ -81,6 +129,68 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum CacheCmd {
+    /// Number and size of CAS objects and action entries.
+    Stats {
+        #[command(flatten)]
+        cache: CacheArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check every entry against its digest; remove and list the corrupt ones (exit 1).
+    Verify {
+        #[command(flatten)]
+        cache: CacheArgs,
+    },
+}
+
+/// Where the artifact cache is: `--cache-dir`, else `$PACKER_CACHE_DIR`, else
+/// `assets/.prometeu/cache`.
+#[derive(clap::Args, Debug)]
+struct CacheArgs {
+    /// Artifact cache directory (shared by several workspaces or worktrees).
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<String>,
+    /// Use no artifact cache.
+    #[arg(long, conflicts_with = "cache_dir")]
+    no_cache: bool,
+}
+
+impl CacheArgs {
+    fn resolve(&self) -> Option<String> {
+        if self.no_cache {
+            return None;
+        }
+        let env = std::env::var(crate::cache::ENV)
+            .ok()
+            .filter(|s| !s.is_empty());
+        Some(
+            self.cache_dir
+                .clone()
+                .or(env)
+                .unwrap_or_else(|| crate::cache::DEFAULT_DIR.into()),
+        )
+    }
+}
+
+/// Strict (default) or non-strict: `--non-strict`, or `PACKER_NON_STRICT=1`.
+#[derive(clap::Args, Debug)]
+struct ModeArgs {
+    /// Gate dependants by weak keys and reuse artifacts found by weak key.
+    #[arg(long)]
+    non_strict: bool,
+    /// Strict mode even when PACKER_NON_STRICT is set.
+    #[arg(long, conflicts_with = "non_strict")]
+    strict: bool,
+}
+
+impl ModeArgs {
+    fn resolve(&self) -> Mode {
+        Mode::resolve(self.non_strict, self.strict)
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -103,6 +213,9 @@ enum StepCmd {
         obj_dir: PathBuf,
         #[arg(long, default_value = "build")]
         out_dir: PathBuf,
+        /// Artifact cache directory.
+        #[arg(long)]
+        cache: Option<PathBuf>,
     },
 }
 
@@ -117,6 +230,9 @@ struct AssetStepArgs {
     /// Output prefix (e.g. build/obj/3).
     #[arg(long)]
     out: PathBuf,
+    /// Artifact cache directory.
+    #[arg(long)]
+    cache: Option<PathBuf>,
 }
 
 fn parse_type(s: &str) -> Result<AssetType, String> {
@@ -173,44 +289,153 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Gen {
             build_dir,
             ninja_file,
+            cache,
+            mode,
         } => {
-            let r = gen::run(
-                &dir,
-                &gen::Options {
-                    build_dir,
-                    ninja_file,
-                },
-            )?;
+            let opts = gen::Options {
+                build_dir,
+                ninja_file,
+                cache_dir: cache.resolve(),
+                mode: mode.resolve(),
+            };
+            let r = gen::run(&dir, &opts)?;
             eprintln!(
-                "packer gen: {} assets, {} key files rewritten, {} stale files removed{}",
+                "packer gen: {} assets, {} files hashed, {} key files rewritten, {} stale files removed{}",
                 r.assets,
+                r.hashed,
                 r.keys_rewritten,
                 r.removed,
-                if r.ninja_written {
-                    ", build.ninja written"
-                } else {
-                    ""
-                }
+                if r.ninja_written { ", build.ninja written" } else { "" }
             );
             Ok(())
         }
         Cmd::Step(StepCmd::Blob(a)) => step::blob::run(&step::AssetStepOptions {
-            key: a.key,
+            key: a.key.map(|k| dir.join(k)),
             root: dir.join(a.root),
             out: dir.join(a.out),
-        }),
+            cache: a.cache.map(|c| dir.join(c)),
+            project: dir.clone(),
+        })
+        .map(drop),
         Cmd::Step(StepCmd::Pack {
             key,
             rsp,
             obj_dir,
             out_dir,
+            cache,
         }) => step::pack::run(&step::pack::Options {
             key: key.map(|k| dir.join(k)),
             rsp: rsp.map(|r| dir.join(r)),
             obj_dir: dir.join(obj_dir),
             out_dir: dir.join(out_dir),
+            cache: cache.map(|c| dir.join(c)),
             project: dir.clone(),
-        }),
+        })
+        .map(drop),
+        Cmd::Status {
+            build_dir,
+            cache,
+            mode,
+            json,
+        } => {
+            let mode = mode.resolve();
+            let list = status::status(
+                &dir,
+                &status::Options {
+                    build_dir,
+                    cache_dir: cache.resolve(),
+                    mode,
+                },
+            )?;
+            status::print_status(&list, mode, json)
+        }
+        Cmd::Explain {
+            asset,
+            build_dir,
+            json,
+        } => {
+            let obj = dir.join(&build_dir).join("obj");
+            let e = if asset == "pack" {
+                status::explain(&obj, "pack", "assets.pa", &obj.join("pack.rec"))?
+            } else {
+                let (id, name) = commands::resolve_asset(&dir, &asset)?;
+                let action = crate::keys::action_name(id);
+                status::explain(
+                    &obj,
+                    &action,
+                    &name,
+                    &step::with_ext(&obj.join(id.to_string()), "rec"),
+                )?
+            };
+            status::print_explanation(&e, json)
+        }
+        Cmd::Gc {
+            max_age,
+            max_size,
+            cache,
+        } => {
+            let Some(c) = cache.resolve() else {
+                return Ok(());
+            };
+            if max_age.is_none() && max_size.is_none() {
+                anyhow::bail!("give --max-age and/or --max-size (e.g. `packer gc --max-age 30d --max-size 2G`)");
+            }
+            let (n, bytes) = Cache::new(dir.join(c)).gc(max_age, max_size)?;
+            println!("evicted {n} entries ({bytes} bytes)");
+            Ok(())
+        }
+        Cmd::Cache(CacheCmd::Stats { cache, json }) => {
+            let Some(c) = cache.resolve() else {
+                return Ok(());
+            };
+            let s = Cache::new(dir.join(c)).stats();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&s)?);
+            } else {
+                println!(
+                    "cache {}\n  cas objects    {:>8}  {:>12} bytes\n  action entries {:>8}  {:>12} bytes\n  weak entries   {:>8}  {:>12} bytes\n  total                    {:>12} bytes",
+                    s.dir, s.cas_objects, s.cas_bytes, s.ac_entries, s.ac_bytes, s.weak_entries, s.weak_bytes, s.total_bytes
+                );
+            }
+            Ok(())
+        }
+        Cmd::Cache(CacheCmd::Verify { cache }) => {
+            let Some(c) = cache.resolve() else {
+                return Ok(());
+            };
+            let bad = Cache::new(dir.join(c)).verify()?;
+            for b in &bad {
+                println!("removed corrupt entry {b}");
+            }
+            if bad.is_empty() {
+                println!("cache ok");
+                Ok(())
+            } else {
+                anyhow::bail!("{} corrupt cache entries removed", bad.len())
+            }
+        }
+        Cmd::Verify { build_dir, json } => verify(&dir, &build_dir, json),
         Cmd::Inspect { file, json } => commands::inspect(&dir.join(file), json),
     }
+}
+
+fn verify(dir: &std::path::Path, build_dir: &str, json: bool) -> anyhow::Result<()> {
+    let (compared, diffs) = crate::verify::verify(dir, build_dir)?;
+    if json {
+        let v = serde_json::json!({"compared": compared, "differences": diffs});
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        for d in &diffs {
+            println!("{}: {} ({})", d.file, d.problem, d.asset);
+        }
+        println!("{compared} files compared, {} differ", diffs.len());
+    }
+    if diffs.is_empty() {
+        return Ok(());
+    }
+    crate::diag::fail(crate::diag::Diagnostic::error(
+        crate::diag::Code::PK023,
+        format!("{} files differ from a clean build", diffs.len()),
+        "`packer explain <asset>` shows how each was obtained; a clean rebuild (`rm -r build`) repairs it",
+    ))
 }

@@ -266,6 +266,18 @@ fn resolve(dir: &Path, reg: &Registry, query: &str) -> anyhow::Result<Entry> {
     }
 }
 
+/// Resolves an asset query to (asset_id, name) for other commands.
+pub fn resolve_asset(dir: &Path, query: &str) -> anyhow::Result<(u64, String)> {
+    let reg = Registry::load(&dir.join(ASSETS))?;
+    let e = resolve(dir, &reg, query)?;
+    let name = listed(dir, &reg)
+        .into_iter()
+        .find(|l| l.entry.asset_id == e.asset_id)
+        .and_then(|l| l.decl.map(|d| d.name))
+        .unwrap_or_else(|| e.root.to_string());
+    Ok((e.asset_id, name))
+}
+
 /// `packer forget`: unregisters, keeping the files. The id is never reused.
 pub fn forget(dir: &Path, query: &str) -> anyhow::Result<()> {
     let assets = dir.join(ASSETS);

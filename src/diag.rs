@@ -50,6 +50,10 @@ pub enum Code {
     PK020,
     /// A step's key file or record is unreadable.
     PK021,
+    /// No Ninja could be found.
+    PK022,
+    /// `packer verify` found outputs that differ from a clean build.
+    PK023,
 }
 
 impl Code {
@@ -76,6 +80,8 @@ impl Code {
             Code::PK019 => "PK019",
             Code::PK020 => "PK020",
             Code::PK021 => "PK021",
+            Code::PK022 => "PK022",
+            Code::PK023 => "PK023",
         }
     }
 }

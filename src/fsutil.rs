@@ -14,6 +14,21 @@ pub fn write_if_changed(path: &Path, bytes: &[u8]) -> anyhow::Result<bool> {
     if same_bytes(path, bytes) {
         return Ok(false);
     }
+    atomic_write(path, bytes, true)
+}
+
+/// Writes an immutable entry (a cache object): atomically, and never over an existing file,
+/// so that the first writer wins when several steps race. Returns whether it was written.
+pub fn write_once(path: &Path, bytes: &[u8]) -> anyhow::Result<bool> {
+    if path.exists() {
+        return Ok(false);
+    }
+    atomic_write(path, bytes, false)
+}
+
+/// The one atomic write: a temp file in the destination's directory, then a rename (or a
+/// no-clobber link when `replace` is false).
+fn atomic_write(path: &Path, bytes: &[u8], replace: bool) -> anyhow::Result<bool> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -26,9 +41,16 @@ pub fn write_if_changed(path: &Path, bytes: &[u8]) -> anyhow::Result<bool> {
         .with_context(|| format!("creating a temp file in {}", dir.display()))?;
     tmp.write_all(bytes)
         .with_context(|| format!("writing {}", path.display()))?;
-    tmp.persist(path)
-        .with_context(|| format!("renaming into {}", path.display()))?;
-    Ok(true)
+    if replace {
+        tmp.persist(path)
+            .with_context(|| format!("renaming into {}", path.display()))?;
+        return Ok(true);
+    }
+    match tmp.persist_noclobber(path) {
+        Ok(_) => Ok(true),
+        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e.error).with_context(|| format!("writing {}", path.display())),
+    }
 }
 
 /// Whether `path` exists and holds exactly `bytes` (size checked first, then content).

@@ -6,9 +6,10 @@
 use crate::canon;
 use crate::decl::AssetType;
 use crate::diag::{Blocked, Code, Diagnostic};
+use crate::fingerprint::Fingerprints;
 use crate::fsutil;
 use crate::graph;
-use crate::keys::{self, Keyed, SourceKey};
+use crate::keys::{self, KeyFile, Keyed, Mode, SourceKey};
 use crate::ninja::{self, AssetEdge, Plan};
 use crate::registry;
 use crate::step;
@@ -17,13 +18,16 @@ use anyhow::Context;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-/// Options of `packer gen`, as resolved from the command line.
+/// Options of `packer gen`, as resolved from the command line and environment.
 #[derive(Clone, Debug)]
 pub struct Options {
     /// Build directory, relative to the project directory (Ninja's working directory).
     pub build_dir: String,
     /// Where build.ninja goes, relative to the project directory.
     pub ninja_file: String,
+    /// The artifact cache the steps use (`None`: no cache).
+    pub cache_dir: Option<String>,
+    pub mode: Mode,
 }
 
 impl Default for Options {
@@ -31,6 +35,8 @@ impl Default for Options {
         Options {
             build_dir: "build".into(),
             ninja_file: "build.ninja".into(),
+            cache_dir: Some(crate::cache::DEFAULT_DIR.into()),
+            mode: Mode::Strict,
         }
     }
 }
@@ -40,16 +46,25 @@ impl Options {
         format!("{}/keys", self.build_dir)
     }
 
-    fn obj_dir(&self) -> String {
+    pub fn obj_dir(&self) -> String {
         format!("{}/obj", self.build_dir)
     }
 
     /// The arguments that make gen re-run itself with the same options.
     fn args(&self) -> Vec<String> {
-        vec![
+        let mut a = vec![
             format!("--build-dir={}", self.build_dir),
             format!("--ninja-file={}", self.ninja_file),
-        ]
+        ];
+        match &self.cache_dir {
+            Some(c) => a.push(format!("--cache-dir={c}")),
+            None => a.push("--no-cache".into()),
+        }
+        a.push(match self.mode {
+            Mode::Strict => "--strict".into(),
+            Mode::NonStrict => "--non-strict".into(),
+        });
+        a
     }
 }
 
@@ -57,6 +72,7 @@ impl Options {
 #[derive(Debug, Default)]
 pub struct Report {
     pub assets: usize,
+    pub hashed: usize,
     pub keys_rewritten: usize,
     pub removed: usize,
     pub ninja_written: bool,
@@ -72,70 +88,100 @@ fn step_of(a: &Asset) -> (&'static str, &'static str) {
     }
 }
 
-/// Runs gen in project directory `dir`.
-pub fn run(dir: &Path, opts: &Options) -> anyhow::Result<Report> {
+/// The workspace, its graph and every action's key: what gen writes and `status` compares.
+pub struct Planned {
+    pub ws: Workspace,
+    pub graph: graph::Graph,
+    /// One per asset, in `ws.assets` order.
+    pub keys: Vec<Keyed>,
+    pub pack: Keyed,
+}
+
+/// Loads, validates, builds the graph and computes every key, hashing through `fp`.
+pub fn plan_keys(dir: &Path, fp: &mut Fingerprints) -> anyhow::Result<Planned> {
     let ws = Workspace::load(dir)?;
     if ws.diags.blocking() {
         return Err(Blocked(ws.diags.0).into());
     }
-    ws.diags.print();
-    let g = graph::build(&ws.assets).map_err(Blocked::from)?;
-    let keyed = compute_keys(&ws, &g)?;
-    let pack = step::pack::key_doc(
-        &ws.assets,
-        &keyed.iter().map(|k| k.strong.clone()).collect::<Vec<_>>(),
-    )
-    .keyed();
-    let plan = plan(&ws, &g, opts)?;
-    let text = ninja::render(&plan).map_err(|ninja::Unrepresentable(p, c)| {
+    let graph = graph::build(&ws.assets).map_err(Blocked::from)?;
+    let keys = compute_keys(&ws, &graph, fp)?;
+    let strong: Vec<String> = keys.iter().map(|k| k.strong.clone()).collect();
+    let pack = step::pack::key_doc(&ws.assets, &strong).keyed();
+    Ok(Planned {
+        ws,
+        graph,
+        keys,
+        pack,
+    })
+}
+
+/// Runs gen in project directory `dir`.
+pub fn run(dir: &Path, opts: &Options) -> anyhow::Result<Report> {
+    let mut fp = Fingerprints::load(dir);
+    let p = plan_keys(dir, &mut fp)?;
+    p.ws.diags.print();
+    let plan = plan(&p.ws, &p.graph, opts)?;
+    let text = ninja::render(&plan).map_err(|ninja::Unrepresentable(path, c)| {
         Blocked::from(
             Diagnostic::error(
                 Code::PK016,
                 format!("path contains {c:?}, which build.ninja cannot represent"),
                 "rename the file or directory",
             )
-            .file(p.escape_debug()),
+            .file(path.escape_debug()),
         )
     })?;
 
     let mut report = Report {
-        assets: ws.assets.len(),
+        assets: p.ws.assets.len(),
+        hashed: fp.hashed,
         ..Report::default()
     };
+    fp.save(dir)?;
     let keys_dir = dir.join(opts.keys_dir());
-    for (a, k) in ws.assets.iter().zip(&keyed) {
-        report.keys_rewritten += write_key(&keys_dir.join(format!("{}.key", a.id)), k)? as usize;
+    for (a, k) in p.ws.assets.iter().zip(&p.keys) {
+        report.keys_rewritten +=
+            write_key(&keys_dir.join(format!("{}.key", a.id)), opts.mode, k)? as usize;
     }
-    report.keys_rewritten += write_key(&keys_dir.join("pack.key"), &pack)? as usize;
-    report.removed = remove_stale(dir, opts, &ws.assets)?;
+    report.keys_rewritten += write_key(&keys_dir.join("pack.key"), opts.mode, &p.pack)? as usize;
+    report.removed = remove_stale(dir, opts, &p.ws.assets)?;
     report.ninja_written = fsutil::write_if_changed(&dir.join(&opts.ninja_file), text.as_bytes())?;
     Ok(report)
 }
 
-fn write_key(path: &Path, k: &Keyed) -> anyhow::Result<bool> {
-    fsutil::write_if_changed(path, &canon::to_vec(k)?)
+fn write_key(path: &Path, mode: Mode, k: &Keyed) -> anyhow::Result<bool> {
+    fsutil::write_if_changed(path, &canon::to_vec(&KeyFile::new(mode, k))?)
 }
 
-/// Hashes the sources and computes each asset's key, dependencies first.
-fn compute_keys(ws: &Workspace, g: &graph::Graph) -> anyhow::Result<Vec<Keyed>> {
+/// Hashes the sources (through the fingerprints) and computes each asset's key,
+/// dependencies first.
+fn compute_keys(
+    ws: &Workspace,
+    g: &graph::Graph,
+    fp: &mut Fingerprints,
+) -> anyhow::Result<Vec<Keyed>> {
+    let mut paths = Vec::new();
+    for a in &ws.assets {
+        let root = a.root_in_project();
+        paths.extend(a.files().map(|f| root.join(f).to_string()));
+    }
+    let hashes = fp.hash_all(&ws.dir, &paths)?;
+    let mut next = hashes.into_iter();
+    let sources: Vec<Vec<SourceKey>> = ws
+        .assets
+        .iter()
+        .map(|a| {
+            a.files()
+                .map(|f| SourceKey {
+                    name: f.to_string(),
+                    key: next.next().unwrap_or_default(),
+                })
+                .collect()
+        })
+        .collect();
     let mut keyed: Vec<Option<Keyed>> = vec![None; ws.assets.len()];
     for &i in &g.order {
         let a = &ws.assets[i];
-        let root = a.root_in_project().under(&ws.dir);
-        let mut sources = Vec::new();
-        for f in a.files() {
-            let key = keys::hash_file(&f.under(&root)).with_context(|| {
-                format!(
-                    "hashing {}/{f} (asset `{}`)",
-                    a.root_in_project(),
-                    a.decl.name
-                )
-            })?;
-            sources.push(SourceKey {
-                name: f.to_string(),
-                key,
-            });
-        }
         let deps: Vec<(u64, String)> = g.deps[i]
             .iter()
             .map(|&d| {
@@ -149,7 +195,7 @@ fn compute_keys(ws: &Workspace, g: &graph::Graph) -> anyhow::Result<Vec<Keyed>> 
             })
             .collect();
         let (step, version) = step_of(a);
-        keyed[i] = Some(keys::asset_doc(step, version, &a.decl, sources, &deps).keyed());
+        keyed[i] = Some(keys::asset_doc(step, version, &a.decl, sources[i].clone(), &deps).keyed());
     }
     Ok(keyed.into_iter().flatten().collect())
 }
@@ -199,6 +245,8 @@ fn plan(ws: &Workspace, g: &graph::Graph, opts: &Options) -> anyhow::Result<Plan
     let mut seen = BTreeSet::new();
     gen_inputs.retain(|p| seen.insert(p.clone()));
     Ok(Plan {
+        cache: opts.cache_dir.clone(),
+        non_strict: opts.mode == Mode::NonStrict,
         packer,
         gen_args: opts.args(),
         build_dir: opts.build_dir.clone(),

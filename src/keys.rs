@@ -42,6 +42,58 @@ pub struct Keyed {
     pub doc: KeyDoc,
 }
 
+/// Strict (default) or non-strict gating (SPEC §6), chosen by the user, never by a project file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    #[default]
+    Strict,
+    NonStrict,
+}
+
+impl Mode {
+    /// Environment variable that selects non-strict mode when set to 1/true/yes.
+    pub const ENV: &'static str = "PACKER_NON_STRICT";
+
+    /// The mode from flags (which win) or the environment.
+    pub fn resolve(non_strict: bool, strict: bool) -> Mode {
+        if strict {
+            return Mode::Strict;
+        }
+        let env = std::env::var(Mode::ENV)
+            .map(|v| matches!(v.as_str(), "1" | "true" | "yes"))
+            .unwrap_or(false);
+        if non_strict || env {
+            Mode::NonStrict
+        } else {
+            Mode::Strict
+        }
+    }
+}
+
+/// A key file, the gate gen writes for one action. In non-strict mode its document has no
+/// `dependencies-strong`, so a dependency's rebuild never rewrites it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KeyFile {
+    pub mode: Mode,
+    #[serde(flatten)]
+    pub keyed: Keyed,
+}
+
+impl KeyFile {
+    pub fn new(mode: Mode, keyed: &Keyed) -> KeyFile {
+        let keyed = match mode {
+            Mode::Strict => keyed.clone(),
+            Mode::NonStrict => KeyDoc {
+                dependencies_strong: Vec::new(),
+                ..keyed.doc.clone()
+            }
+            .keyed(),
+        };
+        KeyFile { mode, keyed }
+    }
+}
+
 impl KeyDoc {
     /// BLAKE3 of the canonical document.
     pub fn strong(&self) -> String {
@@ -86,6 +138,11 @@ pub fn hash_bytes(bytes: &[u8]) -> String {
 
 /// The stable name of an asset's action, used in `dependencies-weak`.
 pub fn action_name(asset_id: u64) -> String {
+    action_name_str(&asset_id.to_string())
+}
+
+/// [`action_name`] from the id's text (an artifact's file name).
+pub fn action_name_str(asset_id: &str) -> String {
     format!("asset/{asset_id}")
 }
 
@@ -142,6 +199,34 @@ mod tests {
     }
 
     #[test]
+    fn diff_names_each_changed_field() {
+        let a = doc();
+        let mut b = doc();
+        b.step_key = json!({"b": 1, "a": 3});
+        b.sources[0].key = "k2".into();
+        b.sources.push(SourceKey {
+            name: "y".into(),
+            key: "k3".into(),
+        });
+        b.dependencies_strong = vec!["s9".into()];
+        b.step_version = "2".into();
+        let fields: Vec<String> = diff(&a, &b).into_iter().map(|c| c.field).collect();
+        assert_eq!(
+            fields,
+            [
+                "step-version",
+                "step-key.a",
+                "sources[x]",
+                "sources[y]",
+                "dependencies-strong[asset/1]"
+            ]
+        );
+        assert!(diff(&a, &a).is_empty());
+        let c = &diff(&a, &b)[2];
+        assert_eq!(c.to_string(), r#"sources[x]: "k" → "k2""#);
+    }
+
+    #[test]
     fn weak_key_ignores_dependency_strong_keys_only() {
         let mut d = doc();
         let (s, w) = (d.strong(), d.weak());
@@ -150,5 +235,166 @@ mod tests {
         assert_eq!(d.weak(), w);
         d.dependencies_weak = vec!["asset/2".into()];
         assert_ne!(d.weak(), w);
+    }
+}
+
+/// One field that differs between two key documents.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Change {
+    /// `step-version`, `step-key.metadata.tile_size`, `sources[hero_0.png]`,
+    /// `dependencies-strong[asset/2]`, …
+    pub field: String,
+    pub old: Option<Value>,
+    pub new: Option<Value>,
+}
+
+impl Change {
+    /// What kind of reason this is, for `status`.
+    pub fn kind(&self) -> &'static str {
+        let f = self.field.as_str();
+        if f.starts_with("sources") {
+            "source"
+        } else if f.starts_with("step-key") {
+            "parameter"
+        } else if f.starts_with("dependencies") {
+            "dependency"
+        } else if f == "step-version" || f == "core-version" || f == "step" {
+            "step"
+        } else {
+            "other"
+        }
+    }
+}
+
+impl std::fmt::Display for Change {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let show = |v: &Option<Value>| match v {
+            None => "(none)".to_string(),
+            Some(Value::String(s)) if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                format!("{}…", &s[..8])
+            }
+            Some(v) => v.to_string(),
+        };
+        write!(
+            f,
+            "{}: {} → {}",
+            self.field,
+            show(&self.old),
+            show(&self.new)
+        )
+    }
+}
+
+/// Field-by-field differences from `old` to `new`: the same struct that is hashed is compared,
+/// so every change of a key shows up here.
+pub fn diff(old: &KeyDoc, new: &KeyDoc) -> Vec<Change> {
+    let mut out = Vec::new();
+    let mut scalar = |field: &str, a: Value, b: Value| {
+        if a != b {
+            out.push(Change {
+                field: field.into(),
+                old: Some(a),
+                new: Some(b),
+            });
+        }
+    };
+    scalar(
+        "core-version",
+        json!(old.core_version),
+        json!(new.core_version),
+    );
+    scalar("step", json!(old.step), json!(new.step));
+    scalar(
+        "step-version",
+        json!(old.step_version),
+        json!(new.step_version),
+    );
+    diff_value("step-key", &old.step_key, &new.step_key, &mut out);
+    let named = |list: &[SourceKey]| {
+        list.iter()
+            .map(|s| (s.name.clone(), json!(s.key)))
+            .collect::<Vec<_>>()
+    };
+    diff_named(
+        "sources",
+        &named(&old.sources),
+        &named(&new.sources),
+        &mut out,
+    );
+    let deps = |d: &KeyDoc| {
+        d.dependencies_weak
+            .iter()
+            .zip(
+                d.dependencies_strong
+                    .iter()
+                    .map(|s| json!(s))
+                    .chain(std::iter::repeat(Value::Null)),
+            )
+            .map(|(w, s)| (w.clone(), s))
+            .collect::<Vec<_>>()
+    };
+    diff_named("dependencies-strong", &deps(old), &deps(new), &mut out);
+    out
+}
+
+fn diff_named(
+    field: &str,
+    old: &[(String, Value)],
+    new: &[(String, Value)],
+    out: &mut Vec<Change>,
+) {
+    for (name, v) in new {
+        let before = old.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+        if before.as_ref() != Some(v) {
+            out.push(Change {
+                field: format!("{field}[{name}]"),
+                old: before,
+                new: Some(v.clone()),
+            });
+        }
+    }
+    for (name, v) in old {
+        if !new.iter().any(|(n, _)| n == name) {
+            out.push(Change {
+                field: format!("{field}[{name}]"),
+                old: Some(v.clone()),
+                new: None,
+            });
+        }
+    }
+    let order = |l: &[(String, Value)]| l.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+    let (a, b) = (order(old), order(new));
+    let same_set = a.len() == b.len() && a.iter().all(|n| b.contains(n));
+    if same_set && a != b {
+        out.push(Change {
+            field: format!("{field}(order)"),
+            old: Some(json!(a)),
+            new: Some(json!(b)),
+        });
+    }
+}
+
+fn diff_value(path: &str, a: &Value, b: &Value, out: &mut Vec<Change>) {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            for k in keys {
+                let p = format!("{path}.{k}");
+                match (x.get(k), y.get(k)) {
+                    (Some(va), Some(vb)) => diff_value(&p, va, vb, out),
+                    (va, vb) => out.push(Change {
+                        field: p,
+                        old: va.cloned(),
+                        new: vb.cloned(),
+                    }),
+                }
+            }
+        }
+        _ if a != b => out.push(Change {
+            field: path.into(),
+            old: Some(a.clone()),
+            new: Some(b.clone()),
+        }),
+        _ => {}
     }
 }

@@ -6,12 +6,14 @@
 //! → `ninja` (emit build.ninja) — driven by `gen`; the edges run `step::*`, which write through
 //! `fsutil`; `pa` is the container format.
 
+pub mod cache;
 pub mod canon;
 pub mod cli;
 pub mod commands;
 pub mod decl;
 pub mod diag;
 pub mod escape;
+pub mod fingerprint;
 pub mod fsutil;
 pub mod gen;
 pub mod graph;
@@ -20,5 +22,8 @@ pub mod ninja;
 pub mod pa;
 pub mod registry;
 pub mod relpath;
+pub mod runner;
+pub mod status;
 pub mod step;
+pub mod verify;
 pub mod workspace;

@@ -29,6 +29,10 @@ impl AssetEdge {
 /// Everything build.ninja says, as project-relative paths (unescaped).
 pub struct Plan {
     pub packer: String,
+    /// The artifact cache directory passed to every step, if any.
+    pub cache: Option<String>,
+    /// Non-strict: dependency artifacts are order-only inputs of asset edges.
+    pub non_strict: bool,
     pub gen_args: Vec<String>,
     pub build_dir: String,
     pub obj_dir: String,
@@ -73,7 +77,14 @@ pub fn render(plan: &Plan) -> Result<String, Unrepresentable> {
     let mut out = include_str!("../templates/rules.ninja")
         .replace("@BUILDDIR@", &esc(&plan.build_dir)?)
         .replace("@PACKER@", &cmd(&plan.packer)?)
-        .replace("@GEN_ARGS@", &gen_args.join(" "));
+        .replace("@GEN_ARGS@", &gen_args.join(" "))
+        .replace(
+            "@CACHE@",
+            &match &plan.cache {
+                Some(c) => format!(" --cache={}", cmd(c)?),
+                None => String::new(),
+            },
+        );
     out.reserve(plan.assets.len() * 200);
     let mut key_files = Vec::with_capacity(plan.assets.len() + 1);
     let mut pack_bins = Vec::new();
@@ -84,12 +95,17 @@ pub fn render(plan: &Plan) -> Result<String, Unrepresentable> {
         paths(&mut out, [&bin, &json])?;
         out.push_str(": packer_asset ");
         out.push_str(&esc(&a.key_file)?);
-        if !a.dep_outputs.is_empty() {
+        // Strict: a dependency's new artifact triggers the dependant (implicit inputs).
+        // Non-strict: only ordering (order-only); the dependant's weak-key gate decides.
+        if !a.dep_outputs.is_empty() && !plan.non_strict {
             out.push_str(" |");
             paths(&mut out, &a.dep_outputs)?;
         }
-        if !a.sources.is_empty() {
+        if !a.sources.is_empty() || (plan.non_strict && !a.dep_outputs.is_empty()) {
             out.push_str(" ||");
+            if plan.non_strict {
+                paths(&mut out, &a.dep_outputs)?;
+            }
             paths(&mut out, &a.sources)?;
         }
         out.push_str(&format!(

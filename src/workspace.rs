@@ -222,7 +222,7 @@ fn check_inputs(dir: &Path, a: &Asset, diags: &mut Diagnostics) {
         return;
     }
     let sources = a.decl.inputs.get("source").map(Vec::len).unwrap_or(0);
-    if sources != 1 || a.asset_refs().next().is_some() {
+    if sources != 1 {
         diags.push(
             Diagnostic::error(
                 Code::PK015,

@@ -1,33 +1,55 @@
-//! `packer step blob`: `BLOB/raw_v1`, the source file's bytes unchanged (SPEC §3).
+//! `packer step blob`: `BLOB/raw_v1`, the source's bytes unchanged (SPEC §3). The source is
+//! one file, or `@asset:<name>`: then the payload is that asset's payload (an alias).
 
-use super::{AssetStepOptions, Converted};
+use super::{AssetStepOptions, Converted, Outcome};
 use crate::decl::AssetType;
 use crate::diag::{fail, Code, Diagnostic};
-use crate::keys::{self, Keyed};
+use crate::keys::{self, KeyFile, Mode};
 use std::path::Path;
 
 pub const STEP: &str = "blob";
 /// Changes whenever this step's output bytes could change.
 pub const VERSION: &str = "blob-1";
 
-pub fn run(o: &AssetStepOptions) -> anyhow::Result<()> {
-    super::run_asset_step(o, own_key, |_, sources| match sources.as_slice() {
-        [(_, bytes)] => Ok(Converted {
+pub fn run(o: &AssetStepOptions) -> anyhow::Result<Outcome> {
+    super::run_asset_step(o, own_key, |key, sources, obj_dir| {
+        let bytes = match (sources.as_slice(), key.doc.dependencies_weak.as_slice()) {
+            ([(_, bytes)], []) => bytes.clone(),
+            ([], [dep]) => read_dependency_payload(obj_dir, dep)?,
+            _ => {
+                return fail(Diagnostic::error(
+                    Code::PK015,
+                    "a blob takes exactly one source",
+                    "list exactly one file (or one @asset: reference) in inputs.source",
+                ))
+            }
+        };
+        Ok(Converted {
             decoded_size: bytes.len() as u64,
-            payload: bytes.clone(),
+            payload: bytes,
             metadata: serde_json::json!({}),
-        }),
-        _ => fail(Diagnostic::error(
-            Code::PK015,
-            "a blob takes exactly one source",
-            "list exactly one file in inputs.source",
-        )),
+        })
+    })
+}
+
+fn read_dependency_payload(obj_dir: &Path, dep: &str) -> anyhow::Result<Vec<u8>> {
+    let id = dep.strip_prefix("asset/").unwrap_or(dep);
+    let path = super::with_ext(&obj_dir.join(id), "bin");
+    std::fs::read(&path).or_else(|e| {
+        fail(
+            Diagnostic::error(
+                Code::PK021,
+                format!("cannot read the referenced payload: {e}"),
+                "build the referenced asset first (`ninja` does)",
+            )
+            .file(path.display()),
+        )
     })
 }
 
 /// The key of a blob computed from its declaration, for a step run by hand.
-fn own_key(root: &Path) -> anyhow::Result<Keyed> {
-    let decl = super::read_declaration(root)?;
+fn own_key(o: &AssetStepOptions) -> anyhow::Result<KeyFile> {
+    let decl = super::read_declaration(&o.root)?;
     if decl.ty != AssetType::Blob {
         return fail(
             Diagnostic::error(
@@ -35,10 +57,12 @@ fn own_key(root: &Path) -> anyhow::Result<Keyed> {
                 format!("asset is a `{}`, not a blob", decl.ty.name()),
                 "run `packer step` for its own kind",
             )
-            .file(root.display())
+            .file(o.root.display())
             .asset(&decl.name),
         );
     }
-    let sources = super::hash_inputs(root, &decl)?;
-    Ok(keys::asset_doc(STEP, VERSION, &decl, sources, &[]).keyed())
+    let sources = super::hash_inputs(&o.root, &decl)?;
+    let deps = super::resolve_refs(&o.project, &decl)?;
+    let keyed = keys::asset_doc(STEP, VERSION, &decl, sources, &deps).keyed();
+    Ok(KeyFile::new(Mode::resolve(false, false), &keyed))
 }

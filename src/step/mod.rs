@@ -1,17 +1,19 @@
-//! `packer step <kind>`: the commands Ninja runs. Each one is gated (SPEC §6): if its outputs
-//! exist, are intact and were built from the key in its key file, it exits without touching
-//! anything; otherwise it builds, writes only the outputs whose bytes differ, and records the
-//! key document it actually built from beside the outputs.
+//! `packer step <kind>`: the commands Ninja runs, and the gate every one of them goes through
+//! (SPEC §6): up to date → exit at once, touching no output; in the action cache → restore;
+//! else build, write only the outputs whose bytes differ, record the key document actually
+//! built from, and store the result in the cache.
 
 pub mod blob;
 pub mod pack;
 
+use crate::cache::{self, Cache};
 use crate::canon;
 use crate::diag::{fail, Code, Diagnostic};
 use crate::fsutil;
-use crate::keys::{self, Keyed};
+use crate::keys::{self, KeyDoc, KeyFile, Keyed, Mode};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Size and BLAKE3 of one output, as recorded.
@@ -21,12 +23,40 @@ pub struct Digest {
     pub blake3: String,
 }
 
-/// What a step records beside its outputs: the key it built from and what it wrote.
+/// How the outputs a record describes came to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum How {
+    Built,
+    /// Restored from the action cache by strong key.
+    Restored,
+    /// Restored by weak key (non-strict): built against other dependency versions.
+    RestoredWeak,
+}
+
+/// What a step records beside its outputs (and, without the local fields, in the cache).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     pub key: Keyed,
     /// Output label → digest.
     pub outputs: BTreeMap<String, Digest>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub how: Option<How>,
+    /// The key document of the build before this one, for `packer explain`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<KeyDoc>,
+}
+
+impl Record {
+    /// The record as the cache stores it: key and outputs only.
+    pub fn entry(&self) -> Record {
+        Record {
+            key: self.key.clone(),
+            outputs: self.outputs.clone(),
+            how: None,
+            previous: None,
+        }
+    }
 }
 
 /// One output of a step: a label used in the record and its path.
@@ -35,8 +65,175 @@ pub struct Output {
     pub path: PathBuf,
 }
 
+/// What one step run did; appended to `<obj-dir>/steps.log` as a JSON line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    UpToDate,
+    /// Non-strict: the local artifact matches the weak key.
+    UpToDateWeak,
+    Restored,
+    RestoredWeak,
+    Built,
+}
+
+/// The log of step runs in an object directory.
+pub fn log_path(obj_dir: &Path) -> PathBuf {
+    obj_dir.join("steps.log")
+}
+
+/// One action's gate: where its record and outputs are, which cache and mode apply.
+pub struct Gate {
+    /// Stable action name (`asset/<id>` or `pack`), for the log.
+    pub action: String,
+    pub record: PathBuf,
+    pub outputs: Vec<Output>,
+    pub cache: Option<Cache>,
+    pub mode: Mode,
+    pub obj_dir: PathBuf,
+}
+
+impl Gate {
+    /// Runs the gate for `key`. `build` gets the key and returns the key it actually built
+    /// from (re-keyed if a source changed since gen) and the output bytes in `outputs` order.
+    pub fn run(
+        &self,
+        key: Keyed,
+        build: impl FnOnce(Keyed) -> anyhow::Result<(Keyed, Vec<Vec<u8>>)>,
+    ) -> anyhow::Result<Outcome> {
+        let local = read_record(&self.record);
+        let strong = key.strong.clone();
+        let outcome = self.decide(&key, local.as_ref())?;
+        let outcome = match outcome {
+            Some(o) => o,
+            None => {
+                let (key, bytes) = build(key)?;
+                let rec = self.commit(key, &bytes, How::Built, local.as_ref())?;
+                if let Some(c) = &self.cache {
+                    if let Err(e) = c.put(&rec, &bytes) {
+                        eprintln!(
+                            "packer: warning: could not store {} in the cache: {e:#}",
+                            self.action
+                        );
+                    }
+                }
+                Outcome::Built
+            }
+        };
+        self.log(outcome, &strong);
+        Ok(outcome)
+    }
+
+    /// Up to date, or restored from the cache; `None` means it must build.
+    fn decide(&self, key: &Keyed, local: Option<&Record>) -> anyhow::Result<Option<Outcome>> {
+        if let Some(r) = local {
+            if r.key.strong == key.strong && self.intact(r) {
+                return Ok(Some(Outcome::UpToDate));
+            }
+            if self.mode == Mode::NonStrict && r.key.weak == key.weak && self.intact(r) {
+                return Ok(Some(Outcome::UpToDateWeak));
+            }
+        }
+        let Some(c) = &self.cache else {
+            return Ok(None);
+        };
+        let mut lookups = vec![(
+            cache::Kind::Ac,
+            key.strong.as_str(),
+            How::Restored,
+            Outcome::Restored,
+        )];
+        if self.mode == Mode::NonStrict {
+            lookups.push((
+                cache::Kind::AcWeak,
+                key.weak.as_str(),
+                How::RestoredWeak,
+                Outcome::RestoredWeak,
+            ));
+        }
+        for (kind, k, how, outcome) in lookups {
+            let Some((rec, blobs)) = c.get(kind, k) else {
+                continue;
+            };
+            let labels: Vec<&str> = rec.outputs.keys().map(String::as_str).collect();
+            let mut want: Vec<&str> = self.outputs.iter().map(|o| o.label).collect();
+            want.sort();
+            if labels != want {
+                continue;
+            }
+            // Blobs come in label order; put them in output order.
+            let bytes: Vec<Vec<u8>> = self
+                .outputs
+                .iter()
+                .map(|o| blobs[labels.iter().position(|l| *l == o.label).unwrap_or(0)].clone())
+                .collect();
+            self.commit(rec.key, &bytes, how, local)?;
+            return Ok(Some(outcome));
+        }
+        Ok(None)
+    }
+
+    fn intact(&self, r: &Record) -> bool {
+        r.outputs.len() == self.outputs.len()
+            && self
+                .outputs
+                .iter()
+                .all(|o| r.outputs.get(o.label).is_some_and(|d| intact(&o.path, d)))
+    }
+
+    /// Writes each output whose bytes changed, then the record.
+    fn commit(
+        &self,
+        key: Keyed,
+        bytes: &[Vec<u8>],
+        how: How,
+        local: Option<&Record>,
+    ) -> anyhow::Result<Record> {
+        let mut digests = BTreeMap::new();
+        for (o, b) in self.outputs.iter().zip(bytes) {
+            fsutil::write_if_changed(&o.path, b)?;
+            digests.insert(
+                o.label.to_string(),
+                Digest {
+                    size: b.len() as u64,
+                    blake3: keys::hash_bytes(b),
+                },
+            );
+        }
+        let previous = match local {
+            Some(l) if l.key.strong != key.strong => Some(l.key.doc.clone()),
+            Some(l) => l.previous.clone(),
+            None => None,
+        };
+        let rec = Record {
+            key,
+            outputs: digests,
+            how: Some(how),
+            previous,
+        };
+        fsutil::write_if_changed(&self.record, &canon::to_vec(&rec)?)?;
+        Ok(rec)
+    }
+
+    /// Appends one line to the step log (a single write on an O_APPEND file, so parallel
+    /// steps never interleave within a line). Best effort: logging never fails a step.
+    fn log(&self, outcome: Outcome, strong: &str) {
+        let line = serde_json::json!({"action": self.action, "outcome": outcome, "strong": strong});
+        let mut text = line.to_string();
+        text.push('\n');
+        let _ = std::fs::create_dir_all(&self.obj_dir);
+        if let Ok(mut f) = std::fs::File::options()
+            .create(true)
+            .append(true)
+            .open(log_path(&self.obj_dir))
+        {
+            let _ = f.write_all(text.as_bytes());
+        }
+    }
+}
+
 /// Reads a key file written by gen.
-pub fn read_key_file(path: &Path) -> anyhow::Result<Keyed> {
+pub fn read_key_file(path: &Path) -> anyhow::Result<KeyFile> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) => {
@@ -68,18 +265,6 @@ pub fn read_record(path: &Path) -> Option<Record> {
     serde_json::from_slice(&std::fs::read(path).ok()?).ok()
 }
 
-/// Whether every output exists with the recorded digest and the record was built from `key`.
-pub fn up_to_date(record: &Path, key: &Keyed, outputs: &[Output]) -> bool {
-    let Some(rec) = read_record(record) else {
-        return false;
-    };
-    rec.key.strong == key.strong
-        && rec.outputs.len() == outputs.len()
-        && outputs
-            .iter()
-            .all(|o| rec.outputs.get(o.label).is_some_and(|d| intact(&o.path, d)))
-}
-
 fn intact(path: &Path, d: &Digest) -> bool {
     match std::fs::read(path) {
         Ok(bytes) => bytes.len() as u64 == d.size && keys::hash_bytes(&bytes) == d.blake3,
@@ -87,42 +272,36 @@ fn intact(path: &Path, d: &Digest) -> bool {
     }
 }
 
-/// Writes each output whose bytes changed, then the record. Returns how many outputs were
-/// rewritten.
-pub fn commit(
-    record: &Path,
-    key: Keyed,
-    outputs: &[Output],
-    bytes: &[Vec<u8>],
-) -> anyhow::Result<usize> {
-    let mut written = 0;
-    let mut digests = BTreeMap::new();
-    for (o, b) in outputs.iter().zip(bytes) {
-        if fsutil::write_if_changed(&o.path, b)? {
-            written += 1;
-        }
-        digests.insert(
-            o.label.to_string(),
-            Digest {
-                size: b.len() as u64,
-                blake3: keys::hash_bytes(b),
-            },
-        );
-    }
-    let rec = Record {
-        key,
-        outputs: digests,
-    };
-    fsutil::write_if_changed(record, &canon::to_vec(&rec)?)?;
-    Ok(written)
-}
-
-/// The record path for an output prefix: `<prefix>.rec`.
+/// `<prefix>.<ext>`.
 pub fn with_ext(prefix: &Path, ext: &str) -> PathBuf {
     let mut s = prefix.as_os_str().to_owned();
     s.push(".");
     s.push(ext);
     PathBuf::from(s)
+}
+
+/// The actual strong keys of dependency actions, read from their records in `obj_dir`
+/// (`asset/<id>` → `<obj_dir>/<id>.rec`), so that what a step records names the dependency
+/// outputs it really read.
+pub fn dependency_keys(obj_dir: &Path, weak_names: &[String]) -> anyhow::Result<Vec<String>> {
+    weak_names
+        .iter()
+        .map(|n| {
+            let id = n.strip_prefix("asset/").unwrap_or(n);
+            let rec = with_ext(&obj_dir.join(id), "rec");
+            match read_record(&rec) {
+                Some(r) => Ok(r.key.strong),
+                None => fail(
+                    Diagnostic::error(
+                        Code::PK021,
+                        format!("dependency {n} has no build record"),
+                        "build the dependency first (`ninja` does)",
+                    )
+                    .file(rec.display()),
+                ),
+            }
+        })
+        .collect()
 }
 
 /// Where an asset step reads and writes: the arguments of `packer step <kind>`.
@@ -134,6 +313,16 @@ pub struct AssetStepOptions {
     pub root: PathBuf,
     /// Output prefix: the step writes `<out>.bin`, `<out>.json` and its record `<out>.rec`.
     pub out: PathBuf,
+    /// The artifact cache, if any.
+    pub cache: Option<PathBuf>,
+    /// Project directory, used only without a key file (to resolve `@asset:` names).
+    pub project: PathBuf,
+}
+
+impl AssetStepOptions {
+    fn obj_dir(&self) -> PathBuf {
+        self.out.parent().map(Path::to_path_buf).unwrap_or_default()
+    }
 }
 
 /// What a conversion produces: the payload and the table metadata.
@@ -146,38 +335,51 @@ pub struct Converted {
 /// The sources a conversion reads, by name, with their bytes.
 pub type Sources = Vec<(String, Vec<u8>)>;
 
-/// Runs one asset step: gate on the key, else read and hash the sources, convert, commit.
-/// `own_key` computes the key when no key file is given; `convert` does the real work.
+/// Runs one asset step through its gate. `own_key` computes the key when no key file is
+/// given; `convert` does the real work from the sources and the object directory (where
+/// dependency artifacts are).
 pub fn run_asset_step(
     o: &AssetStepOptions,
-    own_key: impl FnOnce(&Path) -> anyhow::Result<Keyed>,
-    convert: impl FnOnce(&Keyed, &Sources) -> anyhow::Result<Converted>,
-) -> anyhow::Result<()> {
-    let outputs = [
-        Output {
-            label: "payload",
-            path: with_ext(&o.out, "bin"),
-        },
-        Output {
-            label: "meta",
-            path: with_ext(&o.out, "json"),
-        },
-    ];
-    let record = with_ext(&o.out, "rec");
-    let key = match &o.key {
+    own_key: impl FnOnce(&AssetStepOptions) -> anyhow::Result<KeyFile>,
+    convert: impl FnOnce(&Keyed, &Sources, &Path) -> anyhow::Result<Converted>,
+) -> anyhow::Result<Outcome> {
+    let kf = match &o.key {
         Some(k) => read_key_file(k)?,
-        None => own_key(&o.root)?,
+        None => own_key(o)?,
     };
-    if up_to_date(&record, &key, &outputs) {
-        return Ok(());
-    }
-    let (key, sources) = read_sources(&o.root, key)?;
-    let c = convert(&key, &sources)?;
-    let meta = canon::to_vec(
-        &serde_json::json!({"decoded_size": c.decoded_size, "metadata": c.metadata}),
-    )?;
-    commit(&record, key, &outputs, &[c.payload, meta])?;
-    Ok(())
+    let obj_dir = o.obj_dir();
+    let mut doc = kf.keyed.doc;
+    doc.dependencies_strong = dependency_keys(&obj_dir, &doc.dependencies_weak)?;
+    let id = o
+        .out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let gate = Gate {
+        action: keys::action_name_str(&id),
+        record: with_ext(&o.out, "rec"),
+        outputs: vec![
+            Output {
+                label: "payload",
+                path: with_ext(&o.out, "bin"),
+            },
+            Output {
+                label: "meta",
+                path: with_ext(&o.out, "json"),
+            },
+        ],
+        cache: o.cache.as_ref().map(Cache::new),
+        mode: kf.mode,
+        obj_dir: obj_dir.clone(),
+    };
+    gate.run(doc.keyed(), |key| {
+        let (key, sources) = read_sources(&o.root, key)?;
+        let c = convert(&key, &sources, &obj_dir)?;
+        let meta = canon::to_vec(
+            &serde_json::json!({"decoded_size": c.decoded_size, "metadata": c.metadata}),
+        )?;
+        Ok((key, vec![c.payload, meta]))
+    })
 }
 
 /// Reads every source the key names and re-keys the document with the hashes of the bytes
@@ -263,4 +465,37 @@ pub fn hash_inputs(
         }
     }
     Ok(out)
+}
+
+/// The registered ids of the assets a declaration references, for a step run by hand.
+pub fn resolve_refs(
+    project: &Path,
+    decl: &crate::decl::Declaration,
+) -> anyhow::Result<Vec<(u64, String)>> {
+    let refs: Vec<&str> = decl
+        .inputs
+        .values()
+        .flatten()
+        .filter_map(|i| match i {
+            crate::decl::InputRef::Asset(n) => Some(n.as_str()),
+            crate::decl::InputRef::File(_) => None,
+        })
+        .collect();
+    if refs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ws = crate::workspace::Workspace::load(project)?;
+    refs.iter()
+        .map(|n| match ws.assets.iter().find(|a| a.decl.name == *n) {
+            Some(a) => Ok((a.id, String::new())),
+            None => fail(
+                Diagnostic::error(
+                    Code::PK017,
+                    format!("`@asset:{n}` names no registered asset"),
+                    "register that asset, or run the step from the project directory (-C)",
+                )
+                .asset(&decl.name),
+            ),
+        })
+        .collect()
 }

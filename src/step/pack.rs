@@ -1,13 +1,15 @@
 //! `packer step pack`: every asset artifact → `assets.pa` and its JSON companions (SPEC §4).
 //!
 //! Its key document lists each asset's table fields in `step-key` and each asset action's
-//! strong key in `dependencies-strong`; its inputs arrive through a Ninja response file.
+//! strong key in `dependencies-strong` — the keys recorded beside the artifacts it reads, so
+//! it is always strict. Its inputs arrive through a Ninja response file.
 
-use super::{read_record, Output, Record};
+use super::{read_record, Gate, Outcome, Output, Record};
+use crate::cache::Cache;
 use crate::canon;
-use crate::diag::{fail, Code, Diagnostic};
+use crate::diag::{fail, Blocked, Code, Diagnostic};
 use crate::escape;
-use crate::keys::{self, KeyDoc, Keyed};
+use crate::keys::{self, KeyDoc, Mode};
 use crate::pa;
 use crate::workspace::{Asset, Workspace};
 use anyhow::Context;
@@ -71,11 +73,12 @@ pub struct Options {
     pub rsp: Option<PathBuf>,
     pub obj_dir: PathBuf,
     pub out_dir: PathBuf,
+    pub cache: Option<PathBuf>,
     /// Project directory, used only without a key file.
     pub project: PathBuf,
 }
 
-/// The companion outputs, in a fixed order.
+/// The four outputs, in a fixed order.
 pub fn outputs(out_dir: &Path) -> Vec<Output> {
     [
         ("assets.pa", "assets.pa"),
@@ -91,47 +94,48 @@ pub fn outputs(out_dir: &Path) -> Vec<Output> {
     .collect()
 }
 
-pub fn run(o: &Options) -> anyhow::Result<()> {
-    let outs = outputs(&o.out_dir);
-    let record = o.obj_dir.join("pack.rec");
-    let key = match &o.key {
-        Some(k) => super::read_key_file(k)?,
-        None => own_key(o)?,
+pub fn run(o: &Options) -> anyhow::Result<Outcome> {
+    let mut doc = match &o.key {
+        Some(k) => super::read_key_file(k)?.keyed.doc,
+        None => own_doc(o)?,
     };
-    if super::up_to_date(&record, &key, &outs) {
-        return Ok(());
-    }
     let step_key: StepKey =
-        serde_json::from_value(key.doc.step_key.clone()).context("pack key document")?;
+        serde_json::from_value(doc.step_key.clone()).context("pack key document")?;
     let prefixes = artifact_prefixes(o, &step_key.assets)?;
-    let mut doc = key.doc.clone();
-    let mut built = Vec::with_capacity(prefixes.len());
+    let mut records = Vec::with_capacity(prefixes.len());
     for (e, prefix) in step_key.assets.iter().zip(&prefixes) {
-        built.push(load_artifact(e, prefix)?);
+        let rec_path = super::with_ext(prefix, "rec");
+        records.push(
+            read_record(&rec_path)
+                .ok_or_else(|| Blocked::from(missing_artifact(&rec_path, &e.asset_name)))?,
+        );
     }
-    doc.dependencies_strong = built.iter().map(|a| a.record.key.strong.clone()).collect();
-    let key = if doc == key.doc { key } else { doc.keyed() };
-    let bytes = render(&step_key.assets, &built)?;
-    super::commit(&record, key, &outs, &bytes)?;
-    Ok(())
+    doc.dependencies_strong = records.iter().map(|r| r.key.strong.clone()).collect();
+    let gate = Gate {
+        action: "pack".into(),
+        record: o.obj_dir.join("pack.rec"),
+        outputs: outputs(&o.out_dir),
+        cache: o.cache.as_ref().map(Cache::new),
+        mode: Mode::Strict,
+        obj_dir: o.obj_dir.clone(),
+    };
+    gate.run(doc.keyed(), |key| {
+        let mut arts = Vec::with_capacity(prefixes.len());
+        for ((e, prefix), record) in step_key.assets.iter().zip(&prefixes).zip(records) {
+            arts.push(load_artifact(e, prefix, record)?);
+        }
+        Ok((key, render(&step_key.assets, &arts)?))
+    })
 }
 
-/// The pack's key for a run by hand: the workspace's table fields and the recorded keys of
-/// the artifacts in `obj_dir`.
-fn own_key(o: &Options) -> anyhow::Result<Keyed> {
+/// The pack's key document for a run by hand: the workspace's table fields (the strong keys
+/// are filled in from the artifacts' records).
+fn own_doc(o: &Options) -> anyhow::Result<KeyDoc> {
     let ws = Workspace::load(&o.project)?;
     if ws.diags.blocking() {
-        return Err(crate::diag::Blocked(ws.diags.0).into());
+        return Err(Blocked(ws.diags.0).into());
     }
-    let mut strong = Vec::new();
-    for a in &ws.assets {
-        let rec = super::with_ext(&o.obj_dir.join(a.id.to_string()), "rec");
-        match read_record(&rec) {
-            Some(r) => strong.push(r.key.strong),
-            None => return fail(missing_artifact(&rec, &a.decl.name)),
-        }
-    }
-    Ok(key_doc(&ws.assets, &strong).keyed())
+    Ok(key_doc(&ws.assets, &[]))
 }
 
 fn missing_artifact(path: &Path, name: &str) -> Diagnostic {
@@ -146,10 +150,9 @@ fn missing_artifact(path: &Path, name: &str) -> Diagnostic {
 
 /// Artifact prefixes (`<obj>/<id>`) in table order: from the response file when given (its
 /// lines are Ninja's shell-quoted `$in_newline`: the key file, then each `<id>.bin`), else
-/// derived from `obj_dir`.
+/// derived from `obj_dir`. Ninja deletes the response file after a successful run, so the
+/// command line copied from build.ninja and run by hand finds none and uses `obj_dir`.
 fn artifact_prefixes(o: &Options, assets: &[PackEntry]) -> anyhow::Result<Vec<PathBuf>> {
-    // Ninja deletes the response file after a successful run, so the command line copied from
-    // build.ninja and run by hand finds none: the artifacts are then derived from obj_dir.
     let Some(rsp) = o.rsp.as_ref().filter(|r| r.exists()) else {
         return Ok(assets
             .iter()
@@ -187,21 +190,15 @@ struct Artifact {
     metadata: Value,
 }
 
-fn load_artifact(e: &PackEntry, prefix: &Path) -> anyhow::Result<Artifact> {
-    let rec_path = super::with_ext(prefix, "rec");
-    let record = read_record(&rec_path)
-        .ok_or_else(|| crate::diag::Blocked::from(missing_artifact(&rec_path, &e.asset_name)))?;
-    let payload = std::fs::read(super::with_ext(prefix, "bin")).map_err(|_| {
-        crate::diag::Blocked::from(missing_artifact(
-            &super::with_ext(prefix, "bin"),
-            &e.asset_name,
-        ))
-    })?;
+fn load_artifact(e: &PackEntry, prefix: &Path, record: Record) -> anyhow::Result<Artifact> {
+    let bin = super::with_ext(prefix, "bin");
+    let payload =
+        std::fs::read(&bin).map_err(|_| Blocked::from(missing_artifact(&bin, &e.asset_name)))?;
     let meta_path = super::with_ext(prefix, "json");
     let meta: Value = std::fs::read(&meta_path)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or_else(|| crate::diag::Blocked::from(missing_artifact(&meta_path, &e.asset_name)))?;
+        .ok_or_else(|| Blocked::from(missing_artifact(&meta_path, &e.asset_name)))?;
     Ok(Artifact {
         record,
         payload,

@@ -1,0 +1,338 @@
+//! The artifact cache (SPEC §7): a CAS of output blobs by BLAKE3, and an action cache from
+//! strong key (and, first writer wins, from weak key) to a step record. Entries are immutable,
+//! written atomically, and verified when read; a corrupt entry is removed and reported as a
+//! miss, so the step rebuilds. Last use is the entry's mtime (set on every hit), which is
+//! what `gc` evicts by.
+//!
+//! Layout (bazel-remote's, sharded by the first two hex digits):
+//! `cas/<aa>/<digest>`, `ac/<aa>/<strong key>`, `ac-weak/<aa>/<weak key>`.
+
+use crate::canon;
+use crate::fsutil;
+use crate::keys;
+use crate::step::Record;
+use anyhow::Context;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+/// Default location, relative to the project directory.
+pub const DEFAULT_DIR: &str = "assets/.prometeu/cache";
+/// Environment variable that overrides the location (shared by worktrees, CI, …).
+pub const ENV: &str = "PACKER_CACHE_DIR";
+
+/// A cache directory.
+#[derive(Clone, Debug)]
+pub struct Cache {
+    pub dir: PathBuf,
+}
+
+/// The three kinds of entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Cas,
+    Ac,
+    AcWeak,
+}
+
+impl Kind {
+    const ALL: [Kind; 3] = [Kind::Cas, Kind::Ac, Kind::AcWeak];
+
+    fn dir(self) -> &'static str {
+        match self {
+            Kind::Cas => "cas",
+            Kind::Ac => "ac",
+            Kind::AcWeak => "ac-weak",
+        }
+    }
+}
+
+fn is_hex_key(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+impl Cache {
+    pub fn new(dir: impl Into<PathBuf>) -> Cache {
+        Cache { dir: dir.into() }
+    }
+
+    fn path(&self, kind: Kind, key: &str) -> PathBuf {
+        self.dir
+            .join(kind.dir())
+            .join(&key[..2.min(key.len())])
+            .join(key)
+    }
+
+    /// Stores an output blob under its digest. Returns the digest.
+    pub fn put_blob(&self, bytes: &[u8]) -> anyhow::Result<String> {
+        let digest = keys::hash_bytes(bytes);
+        fsutil::write_once(&self.path(Kind::Cas, &digest), bytes)?;
+        Ok(digest)
+    }
+
+    /// Reads a blob and checks it against its digest; a corrupt one is removed.
+    pub fn get_blob(&self, digest: &str) -> Option<Vec<u8>> {
+        let p = self.path(Kind::Cas, digest);
+        let bytes = std::fs::read(&p).ok()?;
+        if keys::hash_bytes(&bytes) != digest {
+            let _ = std::fs::remove_file(&p);
+            return None;
+        }
+        touch(&p);
+        Some(bytes)
+    }
+
+    /// Stores a record and its output blobs: under its strong key, and under its weak key
+    /// unless some artifact already holds that weak key.
+    pub fn put(&self, rec: &Record, outputs: &[Vec<u8>]) -> anyhow::Result<()> {
+        for b in outputs {
+            self.put_blob(b)?;
+        }
+        let bytes = canon::to_vec(&rec.entry())?;
+        fsutil::write_once(&self.path(Kind::Ac, &rec.key.strong), &bytes)?;
+        fsutil::write_once(&self.path(Kind::AcWeak, &rec.key.weak), &bytes)?;
+        Ok(())
+    }
+
+    /// Looks up an action by strong (`Kind::Ac`) or weak (`Kind::AcWeak`) key and returns its
+    /// record and output bytes, in the record's label order. Any inconsistency (unparsable
+    /// entry, key mismatch, missing or corrupt blob) removes the entry and is a miss.
+    pub fn get(&self, kind: Kind, key: &str) -> Option<(Record, Vec<Vec<u8>>)> {
+        let p = self.path(kind, key);
+        let bytes = std::fs::read(&p).ok()?;
+        let found = parse_entry(&bytes).filter(|r| match kind {
+            Kind::Ac => r.key.strong == key,
+            _ => r.key.weak == key,
+        });
+        let Some(rec) = found else {
+            let _ = std::fs::remove_file(&p);
+            return None;
+        };
+        let mut blobs = Vec::with_capacity(rec.outputs.len());
+        for d in rec.outputs.values() {
+            match self.get_blob(&d.blake3) {
+                Some(b) => blobs.push(b),
+                None => {
+                    let _ = std::fs::remove_file(&p);
+                    return None;
+                }
+            }
+        }
+        touch(&p);
+        Some((rec, blobs))
+    }
+
+    /// Whether an action entry exists (for `status`; not verified, not touched).
+    pub fn has(&self, kind: Kind, key: &str) -> bool {
+        is_hex_key(key) && self.path(kind, key).is_file()
+    }
+
+    /// Every entry: kind, key, path, size, last use.
+    pub fn entries(&self) -> Vec<Entry> {
+        let mut out = Vec::new();
+        for kind in Kind::ALL {
+            let Ok(shards) = std::fs::read_dir(self.dir.join(kind.dir())) else {
+                continue;
+            };
+            for shard in shards.flatten() {
+                let Ok(files) = std::fs::read_dir(shard.path()) else {
+                    continue;
+                };
+                for f in files.flatten() {
+                    let name = f.file_name().to_string_lossy().into_owned();
+                    let Ok(meta) = f.metadata() else { continue };
+                    if !is_hex_key(&name) || !meta.is_file() {
+                        continue;
+                    }
+                    out.push(Entry {
+                        kind,
+                        key: name,
+                        path: f.path(),
+                        size: meta.len(),
+                        used: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// Counts and sizes per kind.
+    pub fn stats(&self) -> Stats {
+        let mut s = Stats {
+            dir: self.dir.display().to_string(),
+            ..Stats::default()
+        };
+        for e in self.entries() {
+            let (n, b) = match e.kind {
+                Kind::Cas => (&mut s.cas_objects, &mut s.cas_bytes),
+                Kind::Ac => (&mut s.ac_entries, &mut s.ac_bytes),
+                Kind::AcWeak => (&mut s.weak_entries, &mut s.weak_bytes),
+            };
+            *n += 1;
+            *b += e.size;
+        }
+        s.total_bytes = s.cas_bytes + s.ac_bytes + s.weak_bytes;
+        s
+    }
+
+    /// Checks every entry; removes and returns the corrupt ones.
+    pub fn verify(&self) -> anyhow::Result<Vec<String>> {
+        let mut bad = Vec::new();
+        let entries = self.entries();
+        for e in entries.iter().filter(|e| e.kind == Kind::Cas) {
+            let ok = std::fs::read(&e.path)
+                .map(|b| keys::hash_bytes(&b) == e.key)
+                .unwrap_or(false);
+            if !ok {
+                bad.push(format!("cas/{}: content does not match its digest", e.key));
+                fsutil::remove_if_exists(&e.path)?;
+            }
+        }
+        for e in entries.iter().filter(|e| e.kind != Kind::Cas) {
+            let rec = std::fs::read(&e.path).ok().and_then(|b| parse_entry(&b));
+            let problem = match rec {
+                None => Some("not a valid action entry".to_string()),
+                Some(r)
+                    if (e.kind == Kind::Ac && r.key.strong != e.key)
+                        || (e.kind == Kind::AcWeak && r.key.weak != e.key) =>
+                {
+                    Some("its key document does not hash to its name".to_string())
+                }
+                Some(r) => r
+                    .outputs
+                    .values()
+                    .find(|d| !self.path(Kind::Cas, &d.blake3).is_file())
+                    .map(|d| format!("references missing blob {}", d.blake3)),
+            };
+            if let Some(p) = problem {
+                bad.push(format!("{}/{}: {p}", e.kind.dir(), e.key));
+                fsutil::remove_if_exists(&e.path)?;
+            }
+        }
+        Ok(bad)
+    }
+
+    /// Least-recently-used eviction: everything unused for longer than `max_age`, then the
+    /// oldest until the total is at most `max_size`. Returns (entries, bytes) removed.
+    pub fn gc(
+        &self,
+        max_age: Option<Duration>,
+        max_size: Option<u64>,
+    ) -> anyhow::Result<(usize, u64)> {
+        let mut entries = self.entries();
+        entries.sort_by_key(|e| e.used);
+        let now = SystemTime::now();
+        let mut total: u64 = entries.iter().map(|e| e.size).sum();
+        let (mut n, mut bytes) = (0, 0);
+        for e in &entries {
+            let too_old =
+                max_age.is_some_and(|age| now.duration_since(e.used).unwrap_or_default() >= age);
+            let too_big = max_size.is_some_and(|max| total > max);
+            if too_old || too_big {
+                fsutil::remove_if_exists(&e.path)
+                    .with_context(|| format!("evicting {}", e.path.display()))?;
+                total -= e.size;
+                n += 1;
+                bytes += e.size;
+            }
+        }
+        Ok((n, bytes))
+    }
+}
+
+/// One cache file.
+pub struct Entry {
+    pub kind: Kind,
+    pub key: String,
+    pub path: PathBuf,
+    pub size: u64,
+    pub used: SystemTime,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Stats {
+    pub dir: String,
+    pub cas_objects: u64,
+    pub cas_bytes: u64,
+    pub ac_entries: u64,
+    pub ac_bytes: u64,
+    pub weak_entries: u64,
+    pub weak_bytes: u64,
+    pub total_bytes: u64,
+}
+
+/// Parses an action entry and checks that its document hashes to its keys.
+fn parse_entry(bytes: &[u8]) -> Option<Record> {
+    let rec: Record = serde_json::from_slice(bytes).ok()?;
+    (rec.key.doc.strong() == rec.key.strong && rec.key.doc.weak() == rec.key.weak).then_some(rec)
+}
+
+/// Marks an entry as just used (best effort: a read-only cache still works).
+fn touch(p: &Path) {
+    if let Ok(f) = std::fs::File::options().append(true).open(p) {
+        let _ = f.set_modified(SystemTime::now());
+    }
+}
+
+/// Parses `30s`, `15m`, `2h`, `7d`, `0` (seconds when no unit).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration like 30s, 15m, 2h or 7d"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86400,
+        "w" => n * 7 * 86400,
+        _ => return Err(format!("unknown unit in `{s}`: use s, m, h, d or w")),
+    };
+    Ok(Duration::from_secs(secs))
+}
+
+/// Parses `1000`, `64K`, `10M`, `2G` (powers of 1024).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size like 500M"))?;
+    let mul = match unit.to_ascii_uppercase().trim_end_matches(['B', 'I']) {
+        "" => 1,
+        "K" => 1 << 10,
+        "M" => 1 << 20,
+        "G" => 1 << 30,
+        "T" => 1 << 40,
+        _ => return Err(format!("unknown unit in `{s}`: use K, M, G or T")),
+    };
+    Ok(n * mul)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_sizes() {
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86400)));
+        assert!(parse_duration("7y").is_err());
+        assert_eq!(parse_size("10M"), Ok(10 << 20));
+        assert_eq!(parse_size("512"), Ok(512));
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+    }
+
+    #[test]
+    fn a_flipped_byte_in_a_blob_is_a_miss_and_is_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Cache::new(dir.path());
+        let d = c.put_blob(b"hello").unwrap();
+        assert_eq!(c.get_blob(&d).unwrap(), b"hello");
+        let p = c.path(Kind::Cas, &d);
+        std::fs::write(&p, b"hellp").unwrap();
+        assert!(c.get_blob(&d).is_none());
+        assert!(!p.exists());
+    }
+}

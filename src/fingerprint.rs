@@ -1,0 +1,216 @@
+//! Fingerprints (SPEC §7): `assets/.prometeu/cache/fingerprints.json` remembers, per source,
+//! size, mtime (ns), inode and BLAKE3, so that gen re-hashes only what changed. Size, mtime
+//! and inode are hints; the hash is the authority. A file whose mtime is not safely older
+//! than the moment its fingerprint was taken is "racily clean" (git's rule) and re-hashed.
+//! Only gen writes the file; a missing or corrupt one is rebuilt silently.
+
+use crate::canon;
+use crate::fsutil;
+use crate::keys;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+/// Where the fingerprints live, relative to the project directory.
+pub const FILE: &str = "assets/.prometeu/cache/fingerprints.json";
+
+/// A file modified less than this long before its fingerprint was taken is re-hashed next
+/// time: generous enough for filesystems with coarse timestamps (FAT: 2 s).
+pub const RACY_WINDOW_NS: i128 = 2_000_000_000;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Fingerprint {
+    pub size: u64,
+    pub mtime_ns: i128,
+    pub inode: u64,
+    pub blake3: String,
+    /// When this fingerprint was taken (ns since the epoch).
+    pub taken_ns: i128,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct FileFormat {
+    version: u32,
+    files: BTreeMap<String, Fingerprint>,
+}
+
+/// The fingerprints of one project, keyed by project-relative path.
+#[derive(Debug, Default)]
+pub struct Fingerprints {
+    files: BTreeMap<String, Fingerprint>,
+    /// How many files the last `hash_all` actually read.
+    pub hashed: usize,
+}
+
+fn now_ns() -> i128 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i128)
+        .unwrap_or(0)
+}
+
+fn mtime_ns(m: &std::fs::Metadata) -> i128 {
+    m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128
+}
+
+impl Fingerprints {
+    /// Loads the fingerprints; anything unreadable means "none".
+    pub fn load(project: &Path) -> Fingerprints {
+        let files = std::fs::read(project.join(FILE))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<FileFormat>(&b).ok())
+            .filter(|f| f.version == 1)
+            .map(|f| f.files)
+            .unwrap_or_default();
+        Fingerprints { files, hashed: 0 }
+    }
+
+    /// Writes the fingerprints (only when they changed).
+    pub fn save(&self, project: &Path) -> anyhow::Result<()> {
+        let f = FileFormat {
+            version: 1,
+            files: self.files.clone(),
+        };
+        fsutil::write_if_changed(&project.join(FILE), &canon::to_vec(&f)?)?;
+        Ok(())
+    }
+
+    /// The BLAKE3 of each project-relative path, re-hashing only files whose stat changed or
+    /// which were racily clean, on every core. Forgets files not asked about.
+    pub fn hash_all(&mut self, project: &Path, paths: &[String]) -> anyhow::Result<Vec<String>> {
+        let mut out: Vec<Option<String>> = vec![None; paths.len()];
+        let mut todo: Vec<usize> = Vec::new();
+        let mut stats: Vec<Option<std::fs::Metadata>> = Vec::with_capacity(paths.len());
+        for (i, p) in paths.iter().enumerate() {
+            let meta = std::fs::metadata(project.join(p)).ok();
+            match (self.files.get(p), &meta) {
+                (Some(f), Some(m)) if fresh(f, m) => out[i] = Some(f.blake3.clone()),
+                _ => todo.push(i),
+            }
+            stats.push(meta);
+        }
+        let taken = now_ns();
+        let hashes = hash_parallel(project, paths, &todo)?;
+        self.hashed = todo.len();
+        let mut files = BTreeMap::new();
+        for (i, h) in todo.into_iter().zip(hashes) {
+            out[i] = Some(h);
+        }
+        for (i, p) in paths.iter().enumerate() {
+            let hash = out[i].clone().unwrap_or_default();
+            let Some(m) = &stats[i] else { continue };
+            let old = self
+                .files
+                .get(p)
+                .filter(|f| fresh(f, m) && f.blake3 == hash);
+            let fp = old.cloned().unwrap_or(Fingerprint {
+                size: m.len(),
+                mtime_ns: mtime_ns(m),
+                inode: m.ino(),
+                blake3: hash,
+                taken_ns: taken,
+            });
+            files.insert(p.clone(), fp);
+        }
+        self.files = files;
+        Ok(out.into_iter().map(Option::unwrap_or_default).collect())
+    }
+}
+
+/// Whether a fingerprint still describes the file: same size, mtime and inode, and the mtime
+/// was safely older than the moment the fingerprint was taken.
+fn fresh(f: &Fingerprint, m: &std::fs::Metadata) -> bool {
+    f.size == m.len()
+        && f.mtime_ns == mtime_ns(m)
+        && f.inode == m.ino()
+        && f.mtime_ns + RACY_WINDOW_NS < f.taken_ns
+}
+
+/// Hashes `paths[i]` for each i in `which`, split over the available cores.
+fn hash_parallel(project: &Path, paths: &[String], which: &[usize]) -> anyhow::Result<Vec<String>> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    if which.len() < 64 || threads == 1 {
+        return which
+            .iter()
+            .map(|&i| hash_one(&project.join(&paths[i])))
+            .collect();
+    }
+    let chunk = which.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = which
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .map(|&i| hash_one(&project.join(&paths[i])))
+                        .collect::<anyhow::Result<Vec<_>>>()
+                })
+            })
+            .collect();
+        let mut out = Vec::with_capacity(which.len());
+        for h in handles {
+            out.extend(
+                h.join()
+                    .map_err(|_| anyhow::anyhow!("a hashing thread panicked"))??,
+            );
+        }
+        Ok(out)
+    })
+}
+
+fn hash_one(p: &PathBuf) -> anyhow::Result<String> {
+    keys::hash_file(p).map_err(|e| anyhow::anyhow!("hashing {}: {e}", p.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn racily_clean_files_are_rehashed_and_old_ones_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        std::fs::write(p.join("a"), b"one").unwrap();
+        let paths = vec!["a".to_string()];
+        let mut fp = Fingerprints::default();
+        assert_eq!(fp.hash_all(p, &paths).unwrap()[0], keys::hash_bytes(b"one"));
+        assert_eq!(fp.hashed, 1);
+        // Same size, same mtime (set back), new content, just after the fingerprint: racy.
+        let m = std::fs::metadata(p.join("a")).unwrap().modified().unwrap();
+        std::fs::write(p.join("a"), b"two").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(p.join("a"))
+            .unwrap()
+            .set_modified(m)
+            .unwrap();
+        assert_eq!(fp.hash_all(p, &paths).unwrap()[0], keys::hash_bytes(b"two"));
+        assert_eq!(
+            fp.hashed, 1,
+            "racily clean: re-hashed although stat matches"
+        );
+        // An old file whose fingerprint was taken long after its mtime is trusted.
+        let old = SystemTime::now() - std::time::Duration::from_secs(60);
+        std::fs::File::options()
+            .write(true)
+            .open(p.join("a"))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        fp.hash_all(p, &paths).unwrap();
+        fp.hash_all(p, &paths).unwrap();
+        assert_eq!(fp.hashed, 0);
+    }
+
+    #[test]
+    fn corrupt_file_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("assets/.prometeu/cache")).unwrap();
+        std::fs::write(dir.path().join(FILE), b"{garbage").unwrap();
+        assert!(Fingerprints::load(dir.path()).files.is_empty());
+    }
+}

@@ -1,0 +1,40 @@
+//! Finding and running the external Ninja (for `verify`, and `build` later).
+
+use crate::diag::{fail, Code, Diagnostic};
+use std::path::Path;
+use std::process::Command;
+
+/// The Ninja to run: `$NINJA`, else the first of `ninja`, `ninja-build`, `samu` that runs.
+pub fn find_ninja() -> anyhow::Result<String> {
+    let candidates: Vec<String> = std::env::var("NINJA")
+        .ok()
+        .into_iter()
+        .chain(["ninja", "ninja-build", "samu"].map(String::from))
+        .collect();
+    for c in &candidates {
+        if Command::new(c)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+        {
+            return Ok(c.clone());
+        }
+    }
+    fail(Diagnostic::error(Code::PK022, "no Ninja found (tried $NINJA, ninja, ninja-build, samu)",
+        "install one: `apt-get install ninja-build`, `pip install ninja`, or set NINJA=/path/to/ninja"))
+}
+
+/// Runs `ninja -f <file> <args>` in `dir`, inheriting the terminal. Fails when Ninja fails.
+pub fn run_ninja(dir: &Path, file: &str, args: &[String]) -> anyhow::Result<()> {
+    let ninja = find_ninja()?;
+    let status = Command::new(&ninja)
+        .arg("-f")
+        .arg(file)
+        .args(args)
+        .current_dir(dir)
+        .status()?;
+    if !status.success() {
+        anyhow::bail!("{ninja} failed ({status})");
+    }
+    Ok(())
+}

@@ -1,0 +1,320 @@
+//! `packer status` (before a build: what will run and why, from strong keys alone) and
+//! `packer explain` (after a build: what changed in an asset's key, field by field, and how
+//! its output was obtained). Both compare the key documents gen computes with the records the
+//! steps left beside their outputs.
+
+use crate::cache::{self, Cache};
+use crate::fingerprint::Fingerprints;
+use crate::gen;
+use crate::keys::{self, Change, KeyDoc, Keyed, Mode};
+use crate::step::{self, How, Outcome, Record};
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+
+/// Where to look: build directory, cache, mode.
+pub struct Options {
+    pub build_dir: String,
+    pub cache_dir: Option<String>,
+    pub mode: Mode,
+}
+
+/// One action's verdict.
+#[derive(Serialize)]
+pub struct ActionStatus {
+    pub action: String,
+    pub asset_id: Option<u64>,
+    pub name: String,
+    pub will_run: bool,
+    /// What the step will do: `up-to-date`, `restore`, `restore-weak` or `build`.
+    pub expect: &'static str,
+    pub reasons: Vec<Reason>,
+}
+
+#[derive(Serialize)]
+pub struct Reason {
+    pub kind: &'static str,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change: Option<Change>,
+}
+
+impl Reason {
+    fn plain(kind: &'static str, message: impl Into<String>) -> Reason {
+        Reason {
+            kind,
+            message: message.into(),
+            change: None,
+        }
+    }
+}
+
+/// Computes the status of every action without building or writing anything.
+pub fn status(dir: &Path, o: &Options) -> anyhow::Result<Vec<ActionStatus>> {
+    let mut fp = Fingerprints::load(dir);
+    let p = gen::plan_keys(dir, &mut fp)?;
+    let obj = dir.join(&o.build_dir).join("obj");
+    let cache = o.cache_dir.as_ref().map(|c| Cache::new(dir.join(c)));
+    let names: Vec<(String, String)> =
+        p.ws.assets
+            .iter()
+            .map(|a| (keys::action_name(a.id), a.decl.name.clone()))
+            .collect();
+    let mut out = Vec::new();
+    for (a, k) in p.ws.assets.iter().zip(&p.keys) {
+        let rec = step::read_record(&step::with_ext(&obj.join(a.id.to_string()), "rec"));
+        let outputs = [
+            step::with_ext(&obj.join(a.id.to_string()), "bin"),
+            step::with_ext(&obj.join(a.id.to_string()), "json"),
+        ];
+        let s = judge(k, rec.as_ref(), &outputs, cache.as_ref(), o.mode, &names);
+        out.push(ActionStatus {
+            action: keys::action_name(a.id),
+            asset_id: Some(a.id),
+            name: a.decl.name.clone(),
+            ..s
+        });
+    }
+    let rec = step::read_record(&obj.join("pack.rec"));
+    let outputs: Vec<PathBuf> = step::pack::outputs(&dir.join(&o.build_dir))
+        .into_iter()
+        .map(|x| x.path)
+        .collect();
+    let s = judge(
+        &p.pack,
+        rec.as_ref(),
+        &outputs,
+        cache.as_ref(),
+        Mode::Strict,
+        &names,
+    );
+    out.push(ActionStatus {
+        action: "pack".into(),
+        asset_id: None,
+        name: "assets.pa".into(),
+        ..s
+    });
+    Ok(out)
+}
+
+fn judge(
+    k: &Keyed,
+    rec: Option<&Record>,
+    outputs: &[PathBuf],
+    cache: Option<&Cache>,
+    mode: Mode,
+    names: &[(String, String)],
+) -> ActionStatus {
+    let in_cache = cache.is_some_and(|c| c.has(cache::Kind::Ac, &k.strong));
+    let weak_in_cache =
+        mode == Mode::NonStrict && cache.is_some_and(|c| c.has(cache::Kind::AcWeak, &k.weak));
+    let intact =
+        rec.is_some_and(|r| r.outputs.len() == outputs.len() && outputs.iter().all(|p| p.exists()));
+    let mut reasons = Vec::new();
+    let expect = match rec {
+        Some(r) if r.key.strong == k.strong && intact => "up-to-date",
+        Some(r) if mode == Mode::NonStrict && r.key.weak == k.weak && intact => {
+            reasons.push(Reason::plain("weak", "non-strict: the artifact in use matches the weak key but was built against other dependency versions"));
+            "up-to-date"
+        }
+        _ => {
+            match rec {
+                None => reasons.push(Reason::plain(
+                    "first-build",
+                    "first build: no record of a previous build",
+                )),
+                Some(r) if r.key.strong == k.strong => {
+                    reasons.push(Reason::plain("outputs", "outputs are missing"))
+                }
+                Some(r) => reasons.extend(
+                    keys::diff(&r.key.doc, &k.doc)
+                        .into_iter()
+                        .map(|c| reason(c, names)),
+                ),
+            }
+            if in_cache {
+                reasons.push(Reason::plain(
+                    "cache",
+                    "available in the cache: will be restored, not rebuilt",
+                ));
+                "restore"
+            } else if weak_in_cache {
+                reasons.push(Reason::plain(
+                    "cache-weak",
+                    "non-strict: an artifact with the same weak key is in the cache",
+                ));
+                "restore-weak"
+            } else {
+                "build"
+            }
+        }
+    };
+    ActionStatus {
+        action: String::new(),
+        asset_id: None,
+        name: String::new(),
+        will_run: expect != "up-to-date",
+        expect,
+        reasons,
+    }
+}
+
+fn reason(c: Change, names: &[(String, String)]) -> Reason {
+    let message = match c.kind() {
+        "source" => {
+            let name = c.field.trim_start_matches("sources[").trim_end_matches(']');
+            match (&c.old, &c.new) {
+                (None, _) => format!("source {name} added"),
+                (_, None) => format!("source {name} removed"),
+                _ => format!("source {name} changed"),
+            }
+        }
+        "parameter" => format!(
+            "parameter {} changed",
+            c.field.trim_start_matches("step-key.")
+        ),
+        "dependency" => {
+            let action = c
+                .field
+                .trim_start_matches("dependencies-strong[")
+                .trim_end_matches(']');
+            let name = names
+                .iter()
+                .find(|(a, _)| a == action)
+                .map(|(_, n)| n.as_str())
+                .unwrap_or(action);
+            format!("dependency {name} changed")
+        }
+        "step" => format!("step upgraded ({c})"),
+        _ => c.to_string(),
+    };
+    Reason {
+        kind: c.kind(),
+        message,
+        change: Some(c),
+    }
+}
+
+/// Prints the status as text or JSON.
+pub fn print_status(list: &[ActionStatus], mode: Mode, as_json: bool) -> anyhow::Result<()> {
+    if as_json {
+        let v = json!({"schema_version": 1, "mode": mode, "actions": list});
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    let running = list.iter().filter(|s| s.will_run).count();
+    println!("{running} of {} actions will run", list.len());
+    for s in list {
+        let id = s
+            .asset_id
+            .map(|i| format!(" (asset {i})"))
+            .unwrap_or_default();
+        let verdict = match s.expect {
+            "up-to-date" => "up to date",
+            "restore" => "will restore",
+            "restore-weak" => "will restore (weak)",
+            _ => "will build",
+        };
+        if s.will_run || !s.reasons.is_empty() {
+            println!("{verdict:<20} {}{id}", s.name);
+            for r in &s.reasons {
+                println!("    {}", r.message);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What `packer explain` reports for one action.
+#[derive(Serialize)]
+pub struct Explanation {
+    pub action: String,
+    pub name: String,
+    /// How the current outputs were obtained: built, restored, restored-weak.
+    pub how: Option<How>,
+    /// The outcome of the last run of the step, from the step log.
+    pub last_run: Option<Outcome>,
+    pub strong: String,
+    pub weak: String,
+    pub changes: Vec<Change>,
+    pub key: KeyDoc,
+}
+
+/// Explains the last build of an action from its record and the step log.
+pub fn explain(
+    obj_dir: &Path,
+    action: &str,
+    name: &str,
+    record: &Path,
+) -> anyhow::Result<Explanation> {
+    let Some(rec) = step::read_record(record) else {
+        return crate::diag::fail(
+            crate::diag::Diagnostic::error(
+                crate::diag::Code::PK021,
+                "no build record: this action has not been built yet",
+                "run `ninja` (or `packer build`) first",
+            )
+            .file(record.display())
+            .asset(name),
+        );
+    };
+    let changes = rec
+        .previous
+        .as_ref()
+        .map(|p| keys::diff(p, &rec.key.doc))
+        .unwrap_or_default();
+    Ok(Explanation {
+        action: action.into(),
+        name: name.into(),
+        how: rec.how,
+        last_run: last_outcome(obj_dir, action),
+        strong: rec.key.strong.clone(),
+        weak: rec.key.weak.clone(),
+        changes,
+        key: rec.key.doc,
+    })
+}
+
+fn last_outcome(obj_dir: &Path, action: &str) -> Option<Outcome> {
+    let text = std::fs::read_to_string(step::log_path(obj_dir)).ok()?;
+    text.lines()
+        .rev()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["action"] == action)
+        .and_then(|v| serde_json::from_value(v["outcome"].clone()).ok())
+}
+
+pub fn print_explanation(e: &Explanation, as_json: bool) -> anyhow::Result<()> {
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(e)?);
+        return Ok(());
+    }
+    println!("{} ({})", e.name, e.action);
+    let how = match e.how {
+        Some(How::Built) => "rebuilt (conversion ran)",
+        Some(How::Restored) => "restored from the cache (strong key)",
+        Some(How::RestoredWeak) => "restored from the cache by weak key (non-strict: built against other dependency versions)",
+        None => "unknown",
+    };
+    println!("  output: {how}");
+    if let Some(o) = e.last_run {
+        let text = match o {
+            Outcome::UpToDate => "up to date",
+            Outcome::UpToDateWeak => "up to date (non-strict, weak key)",
+            Outcome::Restored => "restored from the cache",
+            Outcome::RestoredWeak => "restored by weak key",
+            Outcome::Built => "rebuilt",
+        };
+        println!("  last run of the step: {text}");
+    }
+    println!("  strong key: {}\n  weak key:   {}", e.strong, e.weak);
+    if e.changes.is_empty() {
+        println!("  no key field changed since the previous build (or this is the first)");
+    } else {
+        println!("  changed since the previous build:");
+        for c in &e.changes {
+            println!("    {c}");
+        }
+    }
+    Ok(())
+}
