@@ -57,10 +57,7 @@ impl Cache {
     }
 
     fn path(&self, kind: Kind, key: &str) -> PathBuf {
-        self.dir
-            .join(kind.dir())
-            .join(&key[..2.min(key.len())])
-            .join(key)
+        self.dir.join(kind.dir()).join(&key[..2.min(key.len())]).join(key)
     }
 
     /// Stores an output blob under its digest. Returns the digest.
@@ -159,10 +156,7 @@ impl Cache {
 
     /// Counts and sizes per kind.
     pub fn stats(&self) -> Stats {
-        let mut s = Stats {
-            dir: self.dir.display().to_string(),
-            ..Stats::default()
-        };
+        let mut s = Stats { dir: self.dir.display().to_string(), ..Stats::default() };
         for e in self.entries() {
             let (n, b) = match e.kind {
                 Kind::Cas => (&mut s.cas_objects, &mut s.cas_bytes),
@@ -181,9 +175,7 @@ impl Cache {
         let mut bad = Vec::new();
         let entries = self.entries();
         for e in entries.iter().filter(|e| e.kind == Kind::Cas) {
-            let ok = std::fs::read(&e.path)
-                .map(|b| keys::hash_bytes(&b) == e.key)
-                .unwrap_or(false);
+            let ok = std::fs::read(&e.path).map(|b| keys::hash_bytes(&b) == e.key).unwrap_or(false);
             if !ok {
                 bad.push(format!("cas/{}: content does not match its digest", e.key));
                 fsutil::remove_if_exists(&e.path)?;
@@ -215,23 +207,17 @@ impl Cache {
 
     /// Least-recently-used eviction: everything unused for longer than `max_age`, then the
     /// oldest until the total is at most `max_size`. Returns (entries, bytes) removed.
-    pub fn gc(
-        &self,
-        max_age: Option<Duration>,
-        max_size: Option<u64>,
-    ) -> anyhow::Result<(usize, u64)> {
+    pub fn gc(&self, max_age: Option<Duration>, max_size: Option<u64>) -> anyhow::Result<(usize, u64)> {
         let mut entries = self.entries();
         entries.sort_by_key(|e| e.used);
         let now = SystemTime::now();
         let mut total: u64 = entries.iter().map(|e| e.size).sum();
         let (mut n, mut bytes) = (0, 0);
         for e in &entries {
-            let too_old =
-                max_age.is_some_and(|age| now.duration_since(e.used).unwrap_or_default() >= age);
+            let too_old = max_age.is_some_and(|age| now.duration_since(e.used).unwrap_or_default() >= age);
             let too_big = max_size.is_some_and(|max| total > max);
             if too_old || too_big {
-                fsutil::remove_if_exists(&e.path)
-                    .with_context(|| format!("evicting {}", e.path.display()))?;
+                fsutil::remove_if_exists(&e.path).with_context(|| format!("evicting {}", e.path.display()))?;
                 total -= e.size;
                 n += 1;
                 bytes += e.size;
@@ -278,9 +264,7 @@ fn touch(p: &Path) {
 /// Parses `30s`, `15m`, `2h`, `7d`, `0` (seconds when no unit).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration like 30s, 15m, 2h or 7d"))?;
+    let n: u64 = num.parse().map_err(|_| format!("`{s}` is not a duration like 30s, 15m, 2h or 7d"))?;
     let secs = match unit {
         "" | "s" => n,
         "m" => n * 60,
@@ -295,9 +279,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 /// Parses `1000`, `64K`, `10M`, `2G` (powers of 1024).
 pub fn parse_size(s: &str) -> Result<u64, String> {
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("`{s}` is not a size like 500M"))?;
+    let n: u64 = num.parse().map_err(|_| format!("`{s}` is not a size like 500M"))?;
     let mul = match unit.to_ascii_uppercase().trim_end_matches(['B', 'I']) {
         "" => 1,
         "K" => 1 << 10,

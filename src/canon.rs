@@ -39,10 +39,7 @@ mod tests {
     #[test]
     fn keys_sorted_by_bytes_recursively_and_compact() {
         let v = json!({"b": 1, "a": {"z": [3, {"y": 1, "x": 2}], "B": "é"}, "_": null});
-        assert_eq!(
-            to_string(&v).unwrap(),
-            r#"{"_":null,"a":{"B":"é","z":[3,{"x":2,"y":1}]},"b":1}"#
-        );
+        assert_eq!(to_string(&v).unwrap(), r#"{"_":null,"a":{"B":"é","z":[3,{"x":2,"y":1}]},"b":1}"#);
     }
 
     #[test]

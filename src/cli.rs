@@ -164,15 +164,8 @@ impl CacheArgs {
         if self.no_cache {
             return None;
         }
-        let env = std::env::var(crate::cache::ENV)
-            .ok()
-            .filter(|s| !s.is_empty());
-        Some(
-            self.cache_dir
-                .clone()
-                .or(env)
-                .unwrap_or_else(|| crate::cache::DEFAULT_DIR.into()),
-        )
+        let env = std::env::var(crate::cache::ENV).ok().filter(|s| !s.is_empty());
+        Some(self.cache_dir.clone().or(env).unwrap_or_else(|| crate::cache::DEFAULT_DIR.into()))
     }
 }
 
@@ -267,37 +260,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let dir = cli.project_dir.unwrap_or_else(|| PathBuf::from("."));
     match cli.cmd {
         Cmd::Init => commands::init(&dir),
-        Cmd::Add {
-            dir: d,
-            ty,
-            name,
-            sources,
-        } => commands::add(
-            &dir,
-            &commands::AddOptions {
-                dir: d,
-                ty,
-                name,
-                sources,
-            },
-        ),
+        Cmd::Add { dir: d, ty, name, sources } => {
+            commands::add(&dir, &commands::AddOptions { dir: d, ty, name, sources })
+        }
         Cmd::Adopt { dir: d } => commands::adopt(&dir, &d),
         Cmd::Forget { asset } => commands::forget(&dir, &asset),
         Cmd::Mv { asset, to } => commands::mv(&dir, &asset, &to),
         Cmd::List { json } => commands::list(&dir, json),
         Cmd::Show { asset, json } => commands::show(&dir, &asset, json),
-        Cmd::Gen {
-            build_dir,
-            ninja_file,
-            cache,
-            mode,
-        } => {
-            let opts = gen::Options {
-                build_dir,
-                ninja_file,
-                cache_dir: cache.resolve(),
-                mode: mode.resolve(),
-            };
+        Cmd::Gen { build_dir, ninja_file, cache, mode } => {
+            let opts = gen::Options { build_dir, ninja_file, cache_dir: cache.resolve(), mode: mode.resolve() };
             let r = gen::run(&dir, &opts)?;
             eprintln!(
                 "packer gen: {} assets, {} files hashed, {} key files rewritten, {} stale files removed{}",
@@ -317,13 +289,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             project: dir.clone(),
         })
         .map(drop),
-        Cmd::Step(StepCmd::Pack {
-            key,
-            rsp,
-            obj_dir,
-            out_dir,
-            cache,
-        }) => step::pack::run(&step::pack::Options {
+        Cmd::Step(StepCmd::Pack { key, rsp, obj_dir, out_dir, cache }) => step::pack::run(&step::pack::Options {
             key: key.map(|k| dir.join(k)),
             rsp: rsp.map(|r| dir.join(r)),
             obj_dir: dir.join(obj_dir),
@@ -332,48 +298,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             project: dir.clone(),
         })
         .map(drop),
-        Cmd::Status {
-            build_dir,
-            cache,
-            mode,
-            json,
-        } => {
+        Cmd::Status { build_dir, cache, mode, json } => {
             let mode = mode.resolve();
-            let list = status::status(
-                &dir,
-                &status::Options {
-                    build_dir,
-                    cache_dir: cache.resolve(),
-                    mode,
-                },
-            )?;
+            let list = status::status(&dir, &status::Options { build_dir, cache_dir: cache.resolve(), mode })?;
             status::print_status(&list, mode, json)
         }
-        Cmd::Explain {
-            asset,
-            build_dir,
-            json,
-        } => {
+        Cmd::Explain { asset, build_dir, json } => {
             let obj = dir.join(&build_dir).join("obj");
             let e = if asset == "pack" {
                 status::explain(&obj, "pack", "assets.pa", &obj.join("pack.rec"))?
             } else {
                 let (id, name) = commands::resolve_asset(&dir, &asset)?;
                 let action = crate::keys::action_name(id);
-                status::explain(
-                    &obj,
-                    &action,
-                    &name,
-                    &step::with_ext(&obj.join(id.to_string()), "rec"),
-                )?
+                status::explain(&obj, &action, &name, &step::with_ext(&obj.join(id.to_string()), "rec"))?
             };
             status::print_explanation(&e, json)
         }
-        Cmd::Gc {
-            max_age,
-            max_size,
-            cache,
-        } => {
+        Cmd::Gc { max_age, max_size, cache } => {
             let Some(c) = cache.resolve() else {
                 return Ok(());
             };

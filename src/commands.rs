@@ -17,10 +17,7 @@ use std::path::{Path, PathBuf};
 pub fn init(dir: &Path) -> anyhow::Result<()> {
     let assets = dir.join(ASSETS);
     if registry::path(&assets).exists() {
-        println!(
-            "already a packer workspace: {}",
-            registry::path(&assets).display()
-        );
+        println!("already a packer workspace: {}", registry::path(&assets).display());
         return Ok(());
     }
     Registry::default().save(&assets)?;
@@ -31,13 +28,9 @@ pub fn init(dir: &Path) -> anyhow::Result<()> {
 /// Turns a directory argument (relative to the project directory, or absolute inside it) into
 /// a root relative to `assets/`.
 fn asset_root(dir: &Path, arg: &Path) -> anyhow::Result<RelPath> {
-    let assets = std::fs::canonicalize(dir.join(ASSETS))
-        .context("the assets directory is missing: run `packer init`")?;
-    let abs = if arg.is_absolute() {
-        arg.to_path_buf()
-    } else {
-        dir.join(arg)
-    };
+    let assets =
+        std::fs::canonicalize(dir.join(ASSETS)).context("the assets directory is missing: run `packer init`")?;
+    let abs = if arg.is_absolute() { arg.to_path_buf() } else { dir.join(arg) };
     // Canonicalize the deepest existing ancestor, so that a directory yet to be created works.
     let mut existing = abs.as_path();
     let mut rest = Vec::new();
@@ -76,14 +69,8 @@ pub fn add(dir: &Path, o: &AddOptions) -> anyhow::Result<()> {
     let decl_file = rdir.join(decl::FILE);
     if !decl_file.exists() {
         let reg = Registry::load(&dir.join(ASSETS))?;
-        let name = o
-            .name
-            .clone()
-            .unwrap_or_else(|| root.file_name().to_string());
-        if let Some(other) = declared_names(dir, &reg)
-            .into_iter()
-            .find(|(n, _)| *n == name)
-        {
+        let name = o.name.clone().unwrap_or_else(|| root.file_name().to_string());
+        if let Some(other) = declared_names(dir, &reg).into_iter().find(|(n, _)| *n == name) {
             return fail(Diagnostic::error(
                 Code::PK008,
                 format!("name `{name}` is already used by `{}`", other.1),
@@ -116,11 +103,7 @@ fn default_inputs(rdir: &Path, o: &AddOptions) -> anyhow::Result<BTreeMap<String
     if o.ty == AssetType::Blob && files.len() != 1 {
         return fail(Diagnostic::error(
             Code::PK015,
-            format!(
-                "a blob needs exactly one source file, found {} in {}",
-                files.len(),
-                rdir.display()
-            ),
+            format!("a blob needs exactly one source file, found {} in {}", files.len(), rdir.display()),
             "put one file in the directory, or pass --source <file>",
         ));
     }
@@ -145,19 +128,13 @@ pub fn adopt(dir: &Path, arg: &Path) -> anyhow::Result<()> {
         return fail(
             Diagnostic::error(
                 Code::PK007,
-                format!(
-                    "asset_uuid {} is already registered for `{}`",
-                    decl.asset_uuid, e.root
-                ),
+                format!("asset_uuid {} is already registered for `{}`", decl.asset_uuid, e.root),
                 "a copied directory needs a new asset_uuid in its asset.json",
             )
             .file(decl_file.display()),
         );
     }
-    if let Some((_, other)) = declared_names(dir, &reg)
-        .into_iter()
-        .find(|(n, _)| *n == decl.name)
-    {
+    if let Some((_, other)) = declared_names(dir, &reg).into_iter().find(|(n, _)| *n == decl.name) {
         return fail(
             Diagnostic::error(
                 Code::PK008,
@@ -226,13 +203,8 @@ fn listed(dir: &Path, reg: &Registry) -> Vec<Listed> {
     reg.assets
         .iter()
         .map(|e| {
-            let decl = std::fs::read(root_dir(dir, &e.root).join(decl::FILE))
-                .ok()
-                .and_then(|b| decl::parse(&b, "").0);
-            Listed {
-                entry: e.clone(),
-                decl,
-            }
+            let decl = std::fs::read(root_dir(dir, &e.root).join(decl::FILE)).ok().and_then(|b| decl::parse(&b, "").0);
+            Listed { entry: e.clone(), decl }
         })
         .collect()
 }
@@ -240,21 +212,11 @@ fn listed(dir: &Path, reg: &Registry) -> Vec<Listed> {
 /// Finds an asset by id, name or path (the root, relative to the project or to `assets/`).
 fn resolve(dir: &Path, reg: &Registry, query: &str) -> anyhow::Result<Entry> {
     let all = listed(dir, reg);
-    let by_id = query
-        .parse::<u64>()
-        .ok()
-        .and_then(|id| reg.by_id(id).cloned());
-    let by_name = || {
-        all.iter()
-            .find(|l| l.decl.as_ref().is_some_and(|d| d.name == query))
-            .map(|l| l.entry.clone())
-    };
+    let by_id = query.parse::<u64>().ok().and_then(|id| reg.by_id(id).cloned());
+    let by_name = || all.iter().find(|l| l.decl.as_ref().is_some_and(|d| d.name == query)).map(|l| l.entry.clone());
     let by_path = || {
         let p = Path::new(query);
-        asset_root(dir, p)
-            .ok()
-            .or_else(|| RelPath::parse(query).ok())
-            .and_then(|r| reg.by_root(&r).cloned())
+        asset_root(dir, p).ok().or_else(|| RelPath::parse(query).ok()).and_then(|r| reg.by_root(&r).cloned())
     };
     match by_id.or_else(by_name).or_else(by_path) {
         Some(e) => Ok(e),
@@ -285,10 +247,7 @@ pub fn forget(dir: &Path, query: &str) -> anyhow::Result<()> {
     let e = resolve(dir, &reg, query)?;
     reg.assets.retain(|x| x.asset_id != e.asset_id);
     reg.save(&assets)?;
-    println!(
-        "forgot asset {} ({}); its files are kept",
-        e.asset_id, e.root
-    );
+    println!("forgot asset {} ({}); its files are kept", e.asset_id, e.root);
     Ok(())
 }
 
@@ -349,31 +308,14 @@ pub fn list(dir: &Path, as_json: bool) -> anyhow::Result<()> {
     let all = listed(dir, &reg);
     if as_json {
         let v: Vec<Value> = all.iter().map(|l| describe(l, false)).collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({"schema_version": 1, "assets": v}))?
-        );
+        println!("{}", serde_json::to_string_pretty(&json!({"schema_version": 1, "assets": v}))?);
         return Ok(());
     }
-    println!(
-        "{:>4}  {:<20} {:<11} {:<8} root",
-        "id", "name", "type", "build"
-    );
+    println!("{:>4}  {:<20} {:<11} {:<8} root", "id", "name", "type", "build");
     for l in &all {
-        let (name, ty) = l
-            .decl
-            .as_ref()
-            .map(|d| (d.name.as_str(), d.ty.name()))
-            .unwrap_or(("<invalid>", "?"));
-        let inc = if l.entry.included_in_build {
-            "yes"
-        } else {
-            "excluded"
-        };
-        println!(
-            "{:>4}  {:<20} {:<11} {:<8} {}",
-            l.entry.asset_id, name, ty, inc, l.entry.root
-        );
+        let (name, ty) = l.decl.as_ref().map(|d| (d.name.as_str(), d.ty.name())).unwrap_or(("<invalid>", "?"));
+        let inc = if l.entry.included_in_build { "yes" } else { "excluded" };
+        println!("{:>4}  {:<20} {:<11} {:<8} {}", l.entry.asset_id, name, ty, inc, l.entry.root);
     }
     Ok(())
 }
@@ -382,23 +324,13 @@ pub fn list(dir: &Path, as_json: bool) -> anyhow::Result<()> {
 pub fn show(dir: &Path, query: &str, as_json: bool) -> anyhow::Result<()> {
     let reg = Registry::load(&dir.join(ASSETS))?;
     let e = resolve(dir, &reg, query)?;
-    let l = listed(dir, &reg)
-        .into_iter()
-        .find(|l| l.entry.asset_id == e.asset_id)
-        .context("asset vanished")?;
+    let l = listed(dir, &reg).into_iter().find(|l| l.entry.asset_id == e.asset_id).context("asset vanished")?;
     let v = describe(&l, true);
     if as_json {
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else if let Value::Object(m) = v {
         for (k, v) in m {
-            println!(
-                "{k:<18} {}",
-                if let Value::String(s) = &v {
-                    s.clone()
-                } else {
-                    v.to_string()
-                }
-            );
+            println!("{k:<18} {}", if let Value::String(s) = &v { s.clone() } else { v.to_string() });
         }
     }
     Ok(())
@@ -414,22 +346,10 @@ pub fn inspect(file: &Path, as_json: bool) -> anyhow::Result<()> {
     }
     let empty = Vec::new();
     let table = parsed.header["asset_table"].as_array().unwrap_or(&empty);
-    let preloaded: Vec<u64> = parsed.header["preload"]
-        .as_array()
-        .unwrap_or(&empty)
-        .iter()
-        .filter_map(|p| p["asset_id"].as_u64())
-        .collect();
-    println!(
-        "{}: {} assets, {} bytes",
-        file.display(),
-        table.len(),
-        bytes.len()
-    );
-    println!(
-        "{:>4}  {:<20} {:<8} {:>8} {:>8}  preload  metadata",
-        "id", "name", "bank", "offset", "size"
-    );
+    let preloaded: Vec<u64> =
+        parsed.header["preload"].as_array().unwrap_or(&empty).iter().filter_map(|p| p["asset_id"].as_u64()).collect();
+    println!("{}: {} assets, {} bytes", file.display(), table.len(), bytes.len());
+    println!("{:>4}  {:<20} {:<8} {:>8} {:>8}  preload  metadata", "id", "name", "bank", "offset", "size");
     for e in table {
         let id = e["asset_id"].as_u64().unwrap_or(0);
         println!(

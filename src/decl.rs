@@ -18,12 +18,7 @@ pub enum AssetType {
 }
 
 impl AssetType {
-    pub const ALL: [AssetType; 4] = [
-        AssetType::Blob,
-        AssetType::TileBank,
-        AssetType::SoundBank,
-        AssetType::Tilemap,
-    ];
+    pub const ALL: [AssetType; 4] = [AssetType::Blob, AssetType::TileBank, AssetType::SoundBank, AssetType::Tilemap];
 
     /// The `type` string of `asset.json`.
     pub fn name(self) -> &'static str {
@@ -102,35 +97,18 @@ impl Declaration {
         let m: Map<String, Value> = self
             .inputs
             .iter()
-            .map(|(role, list)| {
-                (
-                    role.clone(),
-                    list.iter().map(|i| Value::String(i.declared())).collect(),
-                )
-            })
+            .map(|(role, list)| (role.clone(), list.iter().map(|i| Value::String(i.declared())).collect()))
             .collect();
         Value::Object(m)
     }
 }
 
-const TOP_FIELDS: &[&str] = &[
-    "schema_version",
-    "asset_uuid",
-    "name",
-    "type",
-    "inputs",
-    "output",
-    "preload",
-    "build",
-];
+const TOP_FIELDS: &[&str] = &["schema_version", "asset_uuid", "name", "type", "inputs", "output", "preload", "build"];
 
 /// Parses `asset.json` bytes. Returns the declaration when nothing blocks, and every finding
 /// (blocking or not) about `file`.
 pub fn parse(bytes: &[u8], file: &str) -> (Option<Declaration>, Vec<Diagnostic>) {
-    let mut p = Parser {
-        file,
-        diags: Vec::new(),
-    };
+    let mut p = Parser { file, diags: Vec::new() };
     let decl = p.declaration(bytes);
     let blocked = p.diags.iter().any(|d| d.blocking);
     (decl.filter(|_| !blocked), p.diags)
@@ -143,8 +121,7 @@ struct Parser<'a> {
 
 impl Parser<'_> {
     fn error(&mut self, code: Code, msg: impl Into<String>, fix: impl Into<String>) {
-        self.diags
-            .push(Diagnostic::error(code, msg, fix).file(self.file));
+        self.diags.push(Diagnostic::error(code, msg, fix).file(self.file));
     }
 
     fn unknown_fields(&mut self, obj: &Map<String, Value>, known: &[&str], what: &str) {
@@ -153,10 +130,7 @@ impl Parser<'_> {
                 Diagnostic::warning(
                     Code::PK004,
                     format!("unknown field `{key}` in {what}"),
-                    format!(
-                        "remove `{key}` or check its spelling; known fields: {}",
-                        known.join(", ")
-                    ),
+                    format!("remove `{key}` or check its spelling; known fields: {}", known.join(", ")),
                 )
                 .file(self.file),
             );
@@ -164,11 +138,7 @@ impl Parser<'_> {
     }
 
     fn schema(&mut self, msg: impl Into<String>) {
-        self.error(
-            Code::PK003,
-            msg,
-            "fix asset.json against the declaration schema (doc/design.md)",
-        );
+        self.error(Code::PK003, msg, "fix asset.json against the declaration schema (doc/design.md)");
     }
 
     fn string(&mut self, obj: &Map<String, Value>, key: &str, what: &str) -> Option<String> {
@@ -236,11 +206,7 @@ impl Parser<'_> {
         })
     }
 
-    fn inputs(
-        &mut self,
-        v: Option<&Value>,
-        ty: Option<AssetType>,
-    ) -> Option<BTreeMap<String, Vec<InputRef>>> {
+    fn inputs(&mut self, v: Option<&Value>, ty: Option<AssetType>) -> Option<BTreeMap<String, Vec<InputRef>>> {
         let Some(Value::Object(roles)) = v else {
             self.schema("`inputs` must be an object mapping role → list of paths");
             return None;
@@ -286,18 +252,17 @@ impl Parser<'_> {
                 None
             }
             Err(e) => {
-                self.error(Code::PK013, format!("input `{s}` escapes the asset root: {e}"),
-                    "keep inputs inside the asset directory, or reference another asset with \"@asset:<name>\"");
+                self.error(
+                    Code::PK013,
+                    format!("input `{s}` escapes the asset root: {e}"),
+                    "keep inputs inside the asset directory, or reference another asset with \"@asset:<name>\"",
+                );
                 None
             }
         }
     }
 
-    fn output(
-        &mut self,
-        v: Option<&Value>,
-        ty: Option<AssetType>,
-    ) -> Option<(String, Map<String, Value>)> {
+    fn output(&mut self, v: Option<&Value>, ty: Option<AssetType>) -> Option<(String, Map<String, Value>)> {
         let Some(Value::Object(out)) = v else {
             self.schema("`output` must be an object with `format` and `codec`");
             return None;
@@ -309,10 +274,7 @@ impl Parser<'_> {
             if f != ty.format() {
                 self.error(
                     Code::PK011,
-                    format!(
-                        "output.format `{f}` is not supported for type `{}`",
-                        ty.name()
-                    ),
+                    format!("output.format `{f}` is not supported for type `{}`", ty.name()),
                     format!("set output.format to \"{}\"", ty.format()),
                 );
             }
@@ -339,21 +301,13 @@ impl Parser<'_> {
     }
 
     /// Fills in defaults so that an omitted parameter and its explicit default give one key.
-    fn effective_metadata(
-        &mut self,
-        ty: AssetType,
-        mut m: Map<String, Value>,
-    ) -> Map<String, Value> {
+    fn effective_metadata(&mut self, ty: AssetType, mut m: Map<String, Value>) -> Map<String, Value> {
         let defaults: Map<String, Value> = match ty {
             AssetType::Blob => Map::new(),
-            AssetType::TileBank => json!({"tile_size": 16, "palette_of": {}})
-                .as_object()
-                .cloned()
-                .unwrap_or_default(),
-            AssetType::SoundBank => json!({"sample_rate": 22050, "resample": "none"})
-                .as_object()
-                .cloned()
-                .unwrap_or_default(),
+            AssetType::TileBank => json!({"tile_size": 16, "palette_of": {}}).as_object().cloned().unwrap_or_default(),
+            AssetType::SoundBank => {
+                json!({"sample_rate": 22050, "resample": "none"}).as_object().cloned().unwrap_or_default()
+            }
             AssetType::Tilemap => Map::new(),
         };
         let known: Vec<&str> = defaults.keys().map(String::as_str).collect();
@@ -386,12 +340,7 @@ impl Parser<'_> {
 }
 
 /// The `asset.json` text `packer add` writes for a new asset.
-pub fn render_new(
-    uuid: &str,
-    name: &str,
-    ty: AssetType,
-    inputs: &BTreeMap<String, Vec<String>>,
-) -> Vec<u8> {
+pub fn render_new(uuid: &str, name: &str, ty: AssetType, inputs: &BTreeMap<String, Vec<String>>) -> Vec<u8> {
     let doc = json!({
         "schema_version": 1,
         "asset_uuid": uuid,
@@ -411,11 +360,7 @@ mod tests {
     use super::*;
 
     fn codes(src: &str) -> Vec<&'static str> {
-        parse(src.as_bytes(), "x/asset.json")
-            .1
-            .iter()
-            .map(|d| d.code.as_str())
-            .collect()
+        parse(src.as_bytes(), "x/asset.json").1.iter().map(|d| d.code.as_str()).collect()
     }
 
     const GOOD: &str = r#"{"schema_version":1,"asset_uuid":"u","name":"n","type":"blob",
@@ -429,10 +374,7 @@ mod tests {
         let d = d.unwrap();
         assert_eq!(d.ty, AssetType::Blob);
         assert!(d.preload);
-        assert_eq!(
-            d.inputs["source"],
-            vec![InputRef::File(RelPath::parse("a.bin").unwrap())]
-        );
+        assert_eq!(d.inputs["source"], vec![InputRef::File(RelPath::parse("a.bin").unwrap())]);
     }
 
     #[test]
@@ -440,23 +382,13 @@ mod tests {
         assert_eq!(codes("{not json"), ["PK003"]);
         assert_eq!(
             codes(&GOOD.replace("\"blob\"", "\"video\"")),
-            ["PK010", "PK003"]
-                .iter()
-                .take(1)
-                .copied()
-                .collect::<Vec<_>>()
+            ["PK010", "PK003"].iter().take(1).copied().collect::<Vec<_>>()
         );
         assert_eq!(codes(&GOOD.replace("\"NONE\"", "\"LZ4\"")), ["PK012"]);
-        assert_eq!(
-            codes(&GOOD.replace("BLOB/raw_v1", "BLOB/raw_v2")),
-            ["PK011"]
-        );
+        assert_eq!(codes(&GOOD.replace("BLOB/raw_v1", "BLOB/raw_v2")), ["PK011"]);
         assert_eq!(codes(&GOOD.replace("a.bin", "../a.bin")), ["PK013"]);
         assert_eq!(codes(&GOOD.replace("a.bin", "/etc/passwd")), ["PK013"]);
-        assert_eq!(
-            codes(&GOOD.replace("\"name\":\"n\",", "\"name\":\"n\",\"colour\":1,")),
-            ["PK004"]
-        );
+        assert_eq!(codes(&GOOD.replace("\"name\":\"n\",", "\"name\":\"n\",\"colour\":1,")), ["PK004"]);
     }
 
     #[test]
@@ -465,10 +397,7 @@ mod tests {
             .replace("blob", "tile_bank")
             .replace("BLOB/raw_v1", "TILES/indexed_v1")
             .replace("\"source\"", "\"tiles\"")
-            .replace(
-                "\"codec\":\"NONE\"",
-                "\"codec\":\"NONE\",\"metadata\":{\"tile_size\":16}",
-            );
+            .replace("\"codec\":\"NONE\"", "\"codec\":\"NONE\",\"metadata\":{\"tile_size\":16}");
         let implicit = GOOD
             .replace("blob", "tile_bank")
             .replace("BLOB/raw_v1", "TILES/indexed_v1")

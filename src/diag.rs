@@ -121,11 +121,7 @@ impl Diagnostic {
 
     /// A non-blocking warning.
     pub fn warning(code: Code, message: impl Into<String>, fix: impl Into<String>) -> Self {
-        Diagnostic {
-            severity: Severity::Warning,
-            blocking: false,
-            ..Diagnostic::error(code, message, fix)
-        }
+        Diagnostic { severity: Severity::Warning, blocking: false, ..Diagnostic::error(code, message, fix) }
     }
 
     pub fn asset(mut self, asset: impl Into<String>) -> Self {

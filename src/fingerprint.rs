@@ -10,7 +10,7 @@ use crate::keys;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::SystemTime;
 
 /// Where the fingerprints live, relative to the project directory.
@@ -45,10 +45,7 @@ pub struct Fingerprints {
 }
 
 fn now_ns() -> i128 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i128)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_nanos() as i128).unwrap_or(0)
 }
 
 fn mtime_ns(m: &std::fs::Metadata) -> i128 {
@@ -69,10 +66,7 @@ impl Fingerprints {
 
     /// Writes the fingerprints (only when they changed).
     pub fn save(&self, project: &Path) -> anyhow::Result<()> {
-        let f = FileFormat {
-            version: 1,
-            files: self.files.clone(),
-        };
+        let f = FileFormat { version: 1, files: self.files.clone() };
         fsutil::write_if_changed(&project.join(FILE), &canon::to_vec(&f)?)?;
         Ok(())
     }
@@ -101,10 +95,7 @@ impl Fingerprints {
         for (i, p) in paths.iter().enumerate() {
             let hash = out[i].clone().unwrap_or_default();
             let Some(m) = &stats[i] else { continue };
-            let old = self
-                .files
-                .get(p)
-                .filter(|f| fresh(f, m) && f.blake3 == hash);
+            let old = self.files.get(p).filter(|f| fresh(f, m) && f.blake3 == hash);
             let fp = old.cloned().unwrap_or(Fingerprint {
                 size: m.len(),
                 mtime_ns: mtime_ns(m),
@@ -122,22 +113,14 @@ impl Fingerprints {
 /// Whether a fingerprint still describes the file: same size, mtime and inode, and the mtime
 /// was safely older than the moment the fingerprint was taken.
 fn fresh(f: &Fingerprint, m: &std::fs::Metadata) -> bool {
-    f.size == m.len()
-        && f.mtime_ns == mtime_ns(m)
-        && f.inode == m.ino()
-        && f.mtime_ns + RACY_WINDOW_NS < f.taken_ns
+    f.size == m.len() && f.mtime_ns == mtime_ns(m) && f.inode == m.ino() && f.mtime_ns + RACY_WINDOW_NS < f.taken_ns
 }
 
 /// Hashes `paths[i]` for each i in `which`, split over the available cores.
 fn hash_parallel(project: &Path, paths: &[String], which: &[usize]) -> anyhow::Result<Vec<String>> {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     if which.len() < 64 || threads == 1 {
-        return which
-            .iter()
-            .map(|&i| hash_one(&project.join(&paths[i])))
-            .collect();
+        return which.iter().map(|&i| hash_one(&project.join(&paths[i]))).collect();
     }
     let chunk = which.len().div_ceil(threads);
     std::thread::scope(|s| {
@@ -145,24 +128,19 @@ fn hash_parallel(project: &Path, paths: &[String], which: &[usize]) -> anyhow::R
             .chunks(chunk)
             .map(|part| {
                 s.spawn(move || {
-                    part.iter()
-                        .map(|&i| hash_one(&project.join(&paths[i])))
-                        .collect::<anyhow::Result<Vec<_>>>()
+                    part.iter().map(|&i| hash_one(&project.join(&paths[i]))).collect::<anyhow::Result<Vec<_>>>()
                 })
             })
             .collect();
         let mut out = Vec::with_capacity(which.len());
         for h in handles {
-            out.extend(
-                h.join()
-                    .map_err(|_| anyhow::anyhow!("a hashing thread panicked"))??,
-            );
+            out.extend(h.join().map_err(|_| anyhow::anyhow!("a hashing thread panicked"))??);
         }
         Ok(out)
     })
 }
 
-fn hash_one(p: &PathBuf) -> anyhow::Result<String> {
+fn hash_one(p: &Path) -> anyhow::Result<String> {
     keys::hash_file(p).map_err(|e| anyhow::anyhow!("hashing {}: {e}", p.display()))
 }
 
@@ -182,25 +160,12 @@ mod tests {
         // Same size, same mtime (set back), new content, just after the fingerprint: racy.
         let m = std::fs::metadata(p.join("a")).unwrap().modified().unwrap();
         std::fs::write(p.join("a"), b"two").unwrap();
-        std::fs::File::options()
-            .write(true)
-            .open(p.join("a"))
-            .unwrap()
-            .set_modified(m)
-            .unwrap();
+        std::fs::File::options().write(true).open(p.join("a")).unwrap().set_modified(m).unwrap();
         assert_eq!(fp.hash_all(p, &paths).unwrap()[0], keys::hash_bytes(b"two"));
-        assert_eq!(
-            fp.hashed, 1,
-            "racily clean: re-hashed although stat matches"
-        );
+        assert_eq!(fp.hashed, 1, "racily clean: re-hashed although stat matches");
         // An old file whose fingerprint was taken long after its mtime is trusted.
         let old = SystemTime::now() - std::time::Duration::from_secs(60);
-        std::fs::File::options()
-            .write(true)
-            .open(p.join("a"))
-            .unwrap()
-            .set_modified(old)
-            .unwrap();
+        std::fs::File::options().write(true).open(p.join("a")).unwrap().set_modified(old).unwrap();
         fp.hash_all(p, &paths).unwrap();
         fp.hash_all(p, &paths).unwrap();
         assert_eq!(fp.hashed, 0);

@@ -39,11 +39,9 @@ fn atomic_write(path: &Path, bytes: &[u8], replace: bool) -> anyhow::Result<bool
         .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
         .tempfile_in(dir)
         .with_context(|| format!("creating a temp file in {}", dir.display()))?;
-    tmp.write_all(bytes)
-        .with_context(|| format!("writing {}", path.display()))?;
+    tmp.write_all(bytes).with_context(|| format!("writing {}", path.display()))?;
     if replace {
-        tmp.persist(path)
-            .with_context(|| format!("renaming into {}", path.display()))?;
+        tmp.persist(path).with_context(|| format!("renaming into {}", path.display()))?;
         return Ok(true);
     }
     match tmp.persist_noclobber(path) {

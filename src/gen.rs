@@ -52,10 +52,7 @@ impl Options {
 
     /// The arguments that make gen re-run itself with the same options.
     fn args(&self) -> Vec<String> {
-        let mut a = vec![
-            format!("--build-dir={}", self.build_dir),
-            format!("--ninja-file={}", self.ninja_file),
-        ];
+        let mut a = vec![format!("--build-dir={}", self.build_dir), format!("--ninja-file={}", self.ninja_file)];
         match &self.cache_dir {
             Some(c) => a.push(format!("--cache-dir={c}")),
             None => a.push("--no-cache".into()),
@@ -107,12 +104,7 @@ pub fn plan_keys(dir: &Path, fp: &mut Fingerprints) -> anyhow::Result<Planned> {
     let keys = compute_keys(&ws, &graph, fp)?;
     let strong: Vec<String> = keys.iter().map(|k| k.strong.clone()).collect();
     let pack = step::pack::key_doc(&ws.assets, &strong).keyed();
-    Ok(Planned {
-        ws,
-        graph,
-        keys,
-        pack,
-    })
+    Ok(Planned { ws, graph, keys, pack })
 }
 
 /// Runs gen in project directory `dir`.
@@ -132,16 +124,11 @@ pub fn run(dir: &Path, opts: &Options) -> anyhow::Result<Report> {
         )
     })?;
 
-    let mut report = Report {
-        assets: p.ws.assets.len(),
-        hashed: fp.hashed,
-        ..Report::default()
-    };
+    let mut report = Report { assets: p.ws.assets.len(), hashed: fp.hashed, ..Report::default() };
     fp.save(dir)?;
     let keys_dir = dir.join(opts.keys_dir());
     for (a, k) in p.ws.assets.iter().zip(&p.keys) {
-        report.keys_rewritten +=
-            write_key(&keys_dir.join(format!("{}.key", a.id)), opts.mode, k)? as usize;
+        report.keys_rewritten += write_key(&keys_dir.join(format!("{}.key", a.id)), opts.mode, k)? as usize;
     }
     report.keys_rewritten += write_key(&keys_dir.join("pack.key"), opts.mode, &p.pack)? as usize;
     report.removed = remove_stale(dir, opts, &p.ws.assets)?;
@@ -155,11 +142,7 @@ fn write_key(path: &Path, mode: Mode, k: &Keyed) -> anyhow::Result<bool> {
 
 /// Hashes the sources (through the fingerprints) and computes each asset's key,
 /// dependencies first.
-fn compute_keys(
-    ws: &Workspace,
-    g: &graph::Graph,
-    fp: &mut Fingerprints,
-) -> anyhow::Result<Vec<Keyed>> {
+fn compute_keys(ws: &Workspace, g: &graph::Graph, fp: &mut Fingerprints) -> anyhow::Result<Vec<Keyed>> {
     let mut paths = Vec::new();
     for a in &ws.assets {
         let root = a.root_in_project();
@@ -170,29 +153,14 @@ fn compute_keys(
     let sources: Vec<Vec<SourceKey>> = ws
         .assets
         .iter()
-        .map(|a| {
-            a.files()
-                .map(|f| SourceKey {
-                    name: f.to_string(),
-                    key: next.next().unwrap_or_default(),
-                })
-                .collect()
-        })
+        .map(|a| a.files().map(|f| SourceKey { name: f.to_string(), key: next.next().unwrap_or_default() }).collect())
         .collect();
     let mut keyed: Vec<Option<Keyed>> = vec![None; ws.assets.len()];
     for &i in &g.order {
         let a = &ws.assets[i];
         let deps: Vec<(u64, String)> = g.deps[i]
             .iter()
-            .map(|&d| {
-                (
-                    ws.assets[d].id,
-                    keyed[d]
-                        .as_ref()
-                        .map(|k| k.strong.clone())
-                        .unwrap_or_default(),
-                )
-            })
+            .map(|&d| (ws.assets[d].id, keyed[d].as_ref().map(|k| k.strong.clone()).unwrap_or_default()))
             .collect();
         let (step, version) = step_of(a);
         keyed[i] = Some(keys::asset_doc(step, version, &a.decl, sources[i].clone(), &deps).keyed());
@@ -202,10 +170,7 @@ fn compute_keys(
 
 fn plan(ws: &Workspace, g: &graph::Graph, opts: &Options) -> anyhow::Result<Plan> {
     let packer = std::env::current_exe().context("locating the packer binary")?;
-    let packer = packer
-        .to_str()
-        .context("the packer binary's path is not UTF-8")?
-        .to_string();
+    let packer = packer.to_str().context("the packer binary's path is not UTF-8")?.to_string();
     let obj = opts.obj_dir();
     let keys_dir = opts.keys_dir();
     let mut gen_inputs = vec![format!("{ASSETS}/{}", registry::INDEX)];
@@ -218,22 +183,12 @@ fn plan(ws: &Workspace, g: &graph::Graph, opts: &Options) -> anyhow::Result<Plan
         gen_inputs.extend(sources.iter().cloned());
         let dep_outputs = g.deps[i]
             .iter()
-            .flat_map(|&d| {
-                [
-                    format!("{obj}/{}.bin", ws.assets[d].id),
-                    format!("{obj}/{}.json", ws.assets[d].id),
-                ]
-            })
+            .flat_map(|&d| [format!("{obj}/{}.bin", ws.assets[d].id), format!("{obj}/{}.json", ws.assets[d].id)])
             .collect();
         let n = sources.len();
         edges.push(AssetEdge {
             kind: step_of(a).0,
-            desc: format!(
-                "{} {} ({n} input{})",
-                a.decl.ty.bank_type(),
-                a.decl.name,
-                if n == 1 { "" } else { "s" }
-            ),
+            desc: format!("{} {} ({n} input{})", a.decl.ty.bank_type(), a.decl.name, if n == 1 { "" } else { "s" }),
             key_file: format!("{keys_dir}/{}.key", a.id),
             prefix: format!("{obj}/{}", a.id),
             root: root.to_string(),
@@ -260,11 +215,7 @@ fn plan(ws: &Workspace, g: &graph::Graph, opts: &Options) -> anyhow::Result<Plan
 
 /// Removes key files and artifacts of assets no longer in the build. Returns how many files.
 fn remove_stale(dir: &Path, opts: &Options, assets: &[Asset]) -> anyhow::Result<usize> {
-    let live: BTreeSet<String> = assets
-        .iter()
-        .map(|a| a.id.to_string())
-        .chain(["pack".to_string()])
-        .collect();
+    let live: BTreeSet<String> = assets.iter().map(|a| a.id.to_string()).chain(["pack".to_string()]).collect();
     let mut removed = 0;
     for sub in [opts.keys_dir(), opts.obj_dir()] {
         let d: PathBuf = dir.join(sub);

@@ -19,11 +19,7 @@ pub struct Graph {
 
 /// Builds the graph. Unknown references are reported by the workspace stage and skipped here.
 pub fn build(assets: &[Asset]) -> Result<Graph, Diagnostic> {
-    let by_name: HashMap<&str, usize> = assets
-        .iter()
-        .enumerate()
-        .map(|(i, a)| (a.decl.name.as_str(), i))
-        .collect();
+    let by_name: HashMap<&str, usize> = assets.iter().enumerate().map(|(i, a)| (a.decl.name.as_str(), i)).collect();
     let mut g: DiGraph<usize, ()> = DiGraph::with_capacity(assets.len(), 0);
     let nodes: Vec<NodeIndex> = (0..assets.len()).map(|i| g.add_node(i)).collect();
     let mut deps = vec![Vec::new(); assets.len()];
@@ -49,8 +45,7 @@ pub fn build(assets: &[Asset]) -> Result<Graph, Diagnostic> {
             dependants[d].push(i);
         }
     }
-    let mut ready: std::collections::BTreeSet<usize> =
-        (0..assets.len()).filter(|&i| indegree[i] == 0).collect();
+    let mut ready: std::collections::BTreeSet<usize> = (0..assets.len()).filter(|&i| indegree[i] == 0).collect();
     let mut order = Vec::with_capacity(assets.len());
     while let Some(i) = ready.pop_first() {
         order.push(i);
@@ -65,21 +60,12 @@ pub fn build(assets: &[Asset]) -> Result<Graph, Diagnostic> {
 }
 
 fn cycle_diagnostic(g: &DiGraph<usize, ()>, assets: &[Asset]) -> Diagnostic {
-    let scc = tarjan_scc(g)
-        .into_iter()
-        .find(|c| c.len() > 1 || g.contains_edge(c[0], c[0]))
-        .unwrap_or_default();
-    let mut names: Vec<&str> = scc
-        .iter()
-        .map(|n| assets[g[*n]].decl.name.as_str())
-        .collect();
+    let scc = tarjan_scc(g).into_iter().find(|c| c.len() > 1 || g.contains_edge(c[0], c[0])).unwrap_or_default();
+    let mut names: Vec<&str> = scc.iter().map(|n| assets[g[*n]].decl.name.as_str()).collect();
     names.sort();
     let first = names.first().copied().unwrap_or("?");
     let cycle = format!("{} → {first}", names.join(" → "));
-    let file = scc
-        .first()
-        .map(|n| assets[g[*n]].root_in_project().to_string())
-        .unwrap_or_default();
+    let file = scc.first().map(|n| assets[g[*n]].root_in_project().to_string()).unwrap_or_default();
     Diagnostic::error(
         Code::PK014,
         format!("assets reference each other in a cycle: {cycle}"),

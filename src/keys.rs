@@ -60,9 +60,7 @@ impl Mode {
         if strict {
             return Mode::Strict;
         }
-        let env = std::env::var(Mode::ENV)
-            .map(|v| matches!(v.as_str(), "1" | "true" | "yes"))
-            .unwrap_or(false);
+        let env = std::env::var(Mode::ENV).map(|v| matches!(v.as_str(), "1" | "true" | "yes")).unwrap_or(false);
         if non_strict || env {
             Mode::NonStrict
         } else {
@@ -84,11 +82,7 @@ impl KeyFile {
     pub fn new(mode: Mode, keyed: &Keyed) -> KeyFile {
         let keyed = match mode {
             Mode::Strict => keyed.clone(),
-            Mode::NonStrict => KeyDoc {
-                dependencies_strong: Vec::new(),
-                ..keyed.doc.clone()
-            }
-            .keyed(),
+            Mode::NonStrict => KeyDoc { dependencies_strong: Vec::new(), ..keyed.doc.clone() }.keyed(),
         };
         KeyFile { mode, keyed }
     }
@@ -111,11 +105,7 @@ impl KeyDoc {
 
     /// The document with both keys computed.
     pub fn keyed(self) -> Keyed {
-        Keyed {
-            strong: self.strong(),
-            weak: self.weak(),
-            doc: self,
-        }
+        Keyed { strong: self.strong(), weak: self.weak(), doc: self }
     }
 }
 
@@ -181,10 +171,7 @@ mod tests {
             step: "blob".into(),
             step_version: "1".into(),
             step_key: json!({"b": 1, "a": 2}),
-            sources: vec![SourceKey {
-                name: "x".into(),
-                key: "k".into(),
-            }],
+            sources: vec![SourceKey { name: "x".into(), key: "k".into() }],
             dependencies_strong: vec!["s1".into()],
             dependencies_weak: vec!["asset/1".into()],
         }
@@ -204,23 +191,11 @@ mod tests {
         let mut b = doc();
         b.step_key = json!({"b": 1, "a": 3});
         b.sources[0].key = "k2".into();
-        b.sources.push(SourceKey {
-            name: "y".into(),
-            key: "k3".into(),
-        });
+        b.sources.push(SourceKey { name: "y".into(), key: "k3".into() });
         b.dependencies_strong = vec!["s9".into()];
         b.step_version = "2".into();
         let fields: Vec<String> = diff(&a, &b).into_iter().map(|c| c.field).collect();
-        assert_eq!(
-            fields,
-            [
-                "step-version",
-                "step-key.a",
-                "sources[x]",
-                "sources[y]",
-                "dependencies-strong[asset/1]"
-            ]
-        );
+        assert_eq!(fields, ["step-version", "step-key.a", "sources[x]", "sources[y]", "dependencies-strong[asset/1]"]);
         assert!(diff(&a, &a).is_empty());
         let c = &diff(&a, &b)[2];
         assert_eq!(c.to_string(), r#"sources[x]: "k" → "k2""#);
@@ -275,13 +250,7 @@ impl std::fmt::Display for Change {
             }
             Some(v) => v.to_string(),
         };
-        write!(
-            f,
-            "{}: {} → {}",
-            self.field,
-            show(&self.old),
-            show(&self.new)
-        )
+        write!(f, "{}: {} → {}", self.field, show(&self.old), show(&self.new))
     }
 }
 
@@ -291,45 +260,19 @@ pub fn diff(old: &KeyDoc, new: &KeyDoc) -> Vec<Change> {
     let mut out = Vec::new();
     let mut scalar = |field: &str, a: Value, b: Value| {
         if a != b {
-            out.push(Change {
-                field: field.into(),
-                old: Some(a),
-                new: Some(b),
-            });
+            out.push(Change { field: field.into(), old: Some(a), new: Some(b) });
         }
     };
-    scalar(
-        "core-version",
-        json!(old.core_version),
-        json!(new.core_version),
-    );
+    scalar("core-version", json!(old.core_version), json!(new.core_version));
     scalar("step", json!(old.step), json!(new.step));
-    scalar(
-        "step-version",
-        json!(old.step_version),
-        json!(new.step_version),
-    );
+    scalar("step-version", json!(old.step_version), json!(new.step_version));
     diff_value("step-key", &old.step_key, &new.step_key, &mut out);
-    let named = |list: &[SourceKey]| {
-        list.iter()
-            .map(|s| (s.name.clone(), json!(s.key)))
-            .collect::<Vec<_>>()
-    };
-    diff_named(
-        "sources",
-        &named(&old.sources),
-        &named(&new.sources),
-        &mut out,
-    );
+    let named = |list: &[SourceKey]| list.iter().map(|s| (s.name.clone(), json!(s.key))).collect::<Vec<_>>();
+    diff_named("sources", &named(&old.sources), &named(&new.sources), &mut out);
     let deps = |d: &KeyDoc| {
         d.dependencies_weak
             .iter()
-            .zip(
-                d.dependencies_strong
-                    .iter()
-                    .map(|s| json!(s))
-                    .chain(std::iter::repeat(Value::Null)),
-            )
+            .zip(d.dependencies_strong.iter().map(|s| json!(s)).chain(std::iter::repeat(Value::Null)))
             .map(|(w, s)| (w.clone(), s))
             .collect::<Vec<_>>()
     };
@@ -337,40 +280,23 @@ pub fn diff(old: &KeyDoc, new: &KeyDoc) -> Vec<Change> {
     out
 }
 
-fn diff_named(
-    field: &str,
-    old: &[(String, Value)],
-    new: &[(String, Value)],
-    out: &mut Vec<Change>,
-) {
+fn diff_named(field: &str, old: &[(String, Value)], new: &[(String, Value)], out: &mut Vec<Change>) {
     for (name, v) in new {
         let before = old.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
         if before.as_ref() != Some(v) {
-            out.push(Change {
-                field: format!("{field}[{name}]"),
-                old: before,
-                new: Some(v.clone()),
-            });
+            out.push(Change { field: format!("{field}[{name}]"), old: before, new: Some(v.clone()) });
         }
     }
     for (name, v) in old {
         if !new.iter().any(|(n, _)| n == name) {
-            out.push(Change {
-                field: format!("{field}[{name}]"),
-                old: Some(v.clone()),
-                new: None,
-            });
+            out.push(Change { field: format!("{field}[{name}]"), old: Some(v.clone()), new: None });
         }
     }
     let order = |l: &[(String, Value)]| l.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
     let (a, b) = (order(old), order(new));
     let same_set = a.len() == b.len() && a.iter().all(|n| b.contains(n));
     if same_set && a != b {
-        out.push(Change {
-            field: format!("{field}(order)"),
-            old: Some(json!(a)),
-            new: Some(json!(b)),
-        });
+        out.push(Change { field: format!("{field}(order)"), old: Some(json!(a)), new: Some(json!(b)) });
     }
 }
 
@@ -382,19 +308,16 @@ fn diff_value(path: &str, a: &Value, b: &Value, out: &mut Vec<Change>) {
                 let p = format!("{path}.{k}");
                 match (x.get(k), y.get(k)) {
                     (Some(va), Some(vb)) => diff_value(&p, va, vb, out),
-                    (va, vb) => out.push(Change {
-                        field: p,
-                        old: va.cloned(),
-                        new: vb.cloned(),
-                    }),
+                    (va, vb) => out.push(Change { field: p, old: va.cloned(), new: vb.cloned() }),
                 }
             }
         }
-        _ if a != b => out.push(Change {
-            field: path.into(),
-            old: Some(a.clone()),
-            new: Some(b.clone()),
-        }),
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            for (i, (va, vb)) in x.iter().zip(y).enumerate() {
+                diff_value(&format!("{path}[{i}]"), va, vb, out);
+            }
+        }
+        _ if a != b => out.push(Change { field: path.into(), old: Some(a.clone()), new: Some(b.clone()) }),
         _ => {}
     }
 }

@@ -19,10 +19,7 @@ pub struct AssetEdge {
 
 impl AssetEdge {
     pub fn outputs(&self) -> [String; 2] {
-        [
-            format!("{}.bin", self.prefix),
-            format!("{}.json", self.prefix),
-        ]
+        [format!("{}.bin", self.prefix), format!("{}.json", self.prefix)]
     }
 }
 
@@ -56,10 +53,7 @@ fn cmd(p: &str) -> Result<String, Unrepresentable> {
     esc(&escape::shell(p))
 }
 
-fn paths<'a>(
-    out: &mut String,
-    list: impl IntoIterator<Item = &'a String>,
-) -> Result<(), Unrepresentable> {
+fn paths<'a>(out: &mut String, list: impl IntoIterator<Item = &'a String>) -> Result<(), Unrepresentable> {
     for p in list {
         out.push(' ');
         out.push_str(&esc(p)?);
@@ -69,11 +63,7 @@ fn paths<'a>(
 
 /// Renders build.ninja.
 pub fn render(plan: &Plan) -> Result<String, Unrepresentable> {
-    let gen_args: Vec<String> = plan
-        .gen_args
-        .iter()
-        .map(|a| cmd(a))
-        .collect::<Result<_, _>>()?;
+    let gen_args: Vec<String> = plan.gen_args.iter().map(|a| cmd(a)).collect::<Result<_, _>>()?;
     let mut out = include_str!("../templates/rules.ninja")
         .replace("@BUILDDIR@", &esc(&plan.build_dir)?)
         .replace("@PACKER@", &cmd(&plan.packer)?)
@@ -121,15 +111,10 @@ pub fn render(plan: &Plan) -> Result<String, Unrepresentable> {
     }
     key_files.push(plan.pack_key.clone());
 
-    let pack_outputs: Vec<String> = [
-        "assets.pa",
-        "asset_table.json",
-        "preload.json",
-        "asset_table_metadata.json",
-    ]
-    .iter()
-    .map(|f| format!("{}/{f}", plan.build_dir))
-    .collect();
+    let pack_outputs: Vec<String> = ["assets.pa", "asset_table.json", "preload.json", "asset_table_metadata.json"]
+        .iter()
+        .map(|f| format!("{}/{f}", plan.build_dir))
+        .collect();
     let rsp = format!("{}/pack.rsp", plan.build_dir);
     out.push_str("\nbuild");
     paths(&mut out, &pack_outputs)?;

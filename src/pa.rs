@@ -34,20 +34,10 @@ pub fn write(header: &Value, payloads: &[&[u8]]) -> anyhow::Result<Vec<u8>> {
     let header = canon::to_vec(header)?;
     let payload_offset = align(PRELUDE_LEN + header.len());
     let offsets = layout(payloads.iter().map(|p| p.len()));
-    let end = payload_offset
-        + offsets
-            .last()
-            .map(|o| o + payloads[payloads.len() - 1].len())
-            .unwrap_or(0);
+    let end = payload_offset + offsets.last().map(|o| o + payloads[payloads.len() - 1].len()).unwrap_or(0);
     let mut out = Vec::with_capacity(end);
     out.extend_from_slice(MAGIC);
-    for word in [
-        SCHEMA_VERSION,
-        u32::try_from(header.len())?,
-        u32::try_from(payload_offset)?,
-        0,
-        0,
-    ] {
+    for word in [SCHEMA_VERSION, u32::try_from(header.len())?, u32::try_from(payload_offset)?, 0, 0] {
         out.extend_from_slice(&word.to_le_bytes());
     }
     out.extend_from_slice(&header);
@@ -70,31 +60,19 @@ pub fn read(bytes: &[u8]) -> anyhow::Result<Parsed<'_>> {
     if bytes.len() < PRELUDE_LEN || &bytes[..4] != MAGIC {
         bail!("not an assets.pa file (bad magic)");
     }
-    let word = |i: usize| {
-        u32::from_le_bytes([
-            bytes[4 * i],
-            bytes[4 * i + 1],
-            bytes[4 * i + 2],
-            bytes[4 * i + 3],
-        ]) as usize
-    };
+    let word =
+        |i: usize| u32::from_le_bytes([bytes[4 * i], bytes[4 * i + 1], bytes[4 * i + 2], bytes[4 * i + 3]]) as usize;
     if word(1) != SCHEMA_VERSION as usize {
         bail!("unsupported schema_version {}", word(1));
     }
     let (header_len, payload_offset) = (word(2), word(3));
-    let header_end = PRELUDE_LEN
-        .checked_add(header_len)
-        .filter(|&e| e <= bytes.len())
-        .context("header runs past the end")?;
+    let header_end =
+        PRELUDE_LEN.checked_add(header_len).filter(|&e| e <= bytes.len()).context("header runs past the end")?;
     if payload_offset != align(header_end) || payload_offset > bytes.len() {
         bail!("payload_offset {payload_offset} is not the header end rounded up to 16");
     }
-    let header =
-        serde_json::from_slice(&bytes[PRELUDE_LEN..header_end]).context("header is not JSON")?;
-    Ok(Parsed {
-        header,
-        payload: &bytes[payload_offset..],
-    })
+    let header = serde_json::from_slice(&bytes[PRELUDE_LEN..header_end]).context("header is not JSON")?;
+    Ok(Parsed { header, payload: &bytes[payload_offset..] })
 }
 
 #[cfg(test)]
@@ -108,31 +86,7 @@ mod tests {
         let bytes = write(&header, &[b"abc", b"0123456789abcdefX"]).unwrap();
         let h = br#"{"asset_table":[],"preload":[]}"#;
         assert_eq!(&bytes[0..4], b"PMPA");
-        assert_eq!(
-            &bytes[4..24],
-            &[
-                1,
-                0,
-                0,
-                0,
-                h.len() as u8,
-                0,
-                0,
-                0,
-                64,
-                0,
-                0,
-                0,
-                0,
-                0,
-                0,
-                0,
-                0,
-                0,
-                0,
-                0
-            ]
-        );
+        assert_eq!(&bytes[4..24], &[1, 0, 0, 0, h.len() as u8, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
         assert_eq!(&bytes[24..24 + h.len()], h);
         assert!(bytes[24 + h.len()..64].iter().all(|&b| b == 0));
         assert_eq!(&bytes[64..67], b"abc");

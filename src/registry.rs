@@ -29,11 +29,7 @@ pub struct Registry {
 
 impl Default for Registry {
     fn default() -> Self {
-        Registry {
-            schema_version: 1,
-            next_asset_id: 1,
-            assets: Vec::new(),
-        }
+        Registry { schema_version: 1, next_asset_id: 1, assets: Vec::new() }
     }
 }
 
@@ -76,10 +72,7 @@ impl Registry {
             return fail(
                 Diagnostic::error(
                     Code::PK001,
-                    format!(
-                        "registry schema_version {} is not supported (expected 1)",
-                        reg.schema_version
-                    ),
+                    format!("registry schema_version {} is not supported (expected 1)", reg.schema_version),
                     "use the packer version that wrote this registry",
                 )
                 .file(p.display()),

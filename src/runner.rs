@@ -6,32 +6,30 @@ use std::process::Command;
 
 /// The Ninja to run: `$NINJA`, else the first of `ninja`, `ninja-build`, `samu` that runs.
 pub fn find_ninja() -> anyhow::Result<String> {
-    let candidates: Vec<String> = std::env::var("NINJA")
-        .ok()
-        .into_iter()
-        .chain(["ninja", "ninja-build", "samu"].map(String::from))
-        .collect();
+    let candidates: Vec<String> =
+        std::env::var("NINJA").ok().into_iter().chain(["ninja", "ninja-build", "samu"].map(String::from)).collect();
     for c in &candidates {
-        if Command::new(c)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-        {
+        if Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()) {
             return Ok(c.clone());
         }
     }
-    fail(Diagnostic::error(Code::PK022, "no Ninja found (tried $NINJA, ninja, ninja-build, samu)",
-        "install one: `apt-get install ninja-build`, `pip install ninja`, or set NINJA=/path/to/ninja"))
+    fail(Diagnostic::error(
+        Code::PK022,
+        "no Ninja found (tried $NINJA, ninja, ninja-build, samu)",
+        "install one: `apt-get install ninja-build`, `pip install ninja`, or set NINJA=/path/to/ninja",
+    ))
 }
 
 /// Runs `ninja -f <file> <args>` in `dir`, inheriting the terminal. Fails when Ninja fails.
 pub fn run_ninja(dir: &Path, file: &str, args: &[String]) -> anyhow::Result<()> {
     let ninja = find_ninja()?;
+    // Ninja's progress goes to stderr, so that a command's own stdout (`--json`) stays clean.
     let status = Command::new(&ninja)
         .arg("-f")
         .arg(file)
         .args(args)
         .current_dir(dir)
+        .stdout(std::process::Stdio::from(std::io::stderr()))
         .status()?;
     if !status.success() {
         anyhow::bail!("{ninja} failed ({status})");

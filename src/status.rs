@@ -41,11 +41,7 @@ pub struct Reason {
 
 impl Reason {
     fn plain(kind: &'static str, message: impl Into<String>) -> Reason {
-        Reason {
-            kind,
-            message: message.into(),
-            change: None,
-        }
+        Reason { kind, message: message.into(), change: None }
     }
 }
 
@@ -56,17 +52,12 @@ pub fn status(dir: &Path, o: &Options) -> anyhow::Result<Vec<ActionStatus>> {
     let obj = dir.join(&o.build_dir).join("obj");
     let cache = o.cache_dir.as_ref().map(|c| Cache::new(dir.join(c)));
     let names: Vec<(String, String)> =
-        p.ws.assets
-            .iter()
-            .map(|a| (keys::action_name(a.id), a.decl.name.clone()))
-            .collect();
+        p.ws.assets.iter().map(|a| (keys::action_name(a.id), a.decl.name.clone())).collect();
     let mut out = Vec::new();
     for (a, k) in p.ws.assets.iter().zip(&p.keys) {
         let rec = step::read_record(&step::with_ext(&obj.join(a.id.to_string()), "rec"));
-        let outputs = [
-            step::with_ext(&obj.join(a.id.to_string()), "bin"),
-            step::with_ext(&obj.join(a.id.to_string()), "json"),
-        ];
+        let outputs =
+            [step::with_ext(&obj.join(a.id.to_string()), "bin"), step::with_ext(&obj.join(a.id.to_string()), "json")];
         let s = judge(k, rec.as_ref(), &outputs, cache.as_ref(), o.mode, &names);
         out.push(ActionStatus {
             action: keys::action_name(a.id),
@@ -76,24 +67,9 @@ pub fn status(dir: &Path, o: &Options) -> anyhow::Result<Vec<ActionStatus>> {
         });
     }
     let rec = step::read_record(&obj.join("pack.rec"));
-    let outputs: Vec<PathBuf> = step::pack::outputs(&dir.join(&o.build_dir))
-        .into_iter()
-        .map(|x| x.path)
-        .collect();
-    let s = judge(
-        &p.pack,
-        rec.as_ref(),
-        &outputs,
-        cache.as_ref(),
-        Mode::Strict,
-        &names,
-    );
-    out.push(ActionStatus {
-        action: "pack".into(),
-        asset_id: None,
-        name: "assets.pa".into(),
-        ..s
-    });
+    let outputs: Vec<PathBuf> = step::pack::outputs(&dir.join(&o.build_dir)).into_iter().map(|x| x.path).collect();
+    let s = judge(&p.pack, rec.as_ref(), &outputs, cache.as_ref(), Mode::Strict, &names);
+    out.push(ActionStatus { action: "pack".into(), asset_id: None, name: "assets.pa".into(), ..s });
     Ok(out)
 }
 
@@ -106,37 +82,26 @@ fn judge(
     names: &[(String, String)],
 ) -> ActionStatus {
     let in_cache = cache.is_some_and(|c| c.has(cache::Kind::Ac, &k.strong));
-    let weak_in_cache =
-        mode == Mode::NonStrict && cache.is_some_and(|c| c.has(cache::Kind::AcWeak, &k.weak));
-    let intact =
-        rec.is_some_and(|r| r.outputs.len() == outputs.len() && outputs.iter().all(|p| p.exists()));
+    let weak_in_cache = mode == Mode::NonStrict && cache.is_some_and(|c| c.has(cache::Kind::AcWeak, &k.weak));
+    let intact = rec.is_some_and(|r| r.outputs.len() == outputs.len() && outputs.iter().all(|p| p.exists()));
     let mut reasons = Vec::new();
     let expect = match rec {
         Some(r) if r.key.strong == k.strong && intact => "up-to-date",
         Some(r) if mode == Mode::NonStrict && r.key.weak == k.weak && intact => {
-            reasons.push(Reason::plain("weak", "non-strict: the artifact in use matches the weak key but was built against other dependency versions"));
+            reasons.push(Reason::plain(
+                "weak",
+                "non-strict: the artifact in use matches the weak key but was built against other dependency versions",
+            ));
             "up-to-date"
         }
         _ => {
             match rec {
-                None => reasons.push(Reason::plain(
-                    "first-build",
-                    "first build: no record of a previous build",
-                )),
-                Some(r) if r.key.strong == k.strong => {
-                    reasons.push(Reason::plain("outputs", "outputs are missing"))
-                }
-                Some(r) => reasons.extend(
-                    keys::diff(&r.key.doc, &k.doc)
-                        .into_iter()
-                        .map(|c| reason(c, names)),
-                ),
+                None => reasons.push(Reason::plain("first-build", "first build: no record of a previous build")),
+                Some(r) if r.key.strong == k.strong => reasons.push(Reason::plain("outputs", "outputs are missing")),
+                Some(r) => reasons.extend(keys::diff(&r.key.doc, &k.doc).into_iter().map(|c| reason(c, names))),
             }
             if in_cache {
-                reasons.push(Reason::plain(
-                    "cache",
-                    "available in the cache: will be restored, not rebuilt",
-                ));
+                reasons.push(Reason::plain("cache", "available in the cache: will be restored, not rebuilt"));
                 "restore"
             } else if weak_in_cache {
                 reasons.push(Reason::plain(
@@ -169,30 +134,16 @@ fn reason(c: Change, names: &[(String, String)]) -> Reason {
                 _ => format!("source {name} changed"),
             }
         }
-        "parameter" => format!(
-            "parameter {} changed",
-            c.field.trim_start_matches("step-key.")
-        ),
+        "parameter" => format!("parameter {} changed", c.field.trim_start_matches("step-key.")),
         "dependency" => {
-            let action = c
-                .field
-                .trim_start_matches("dependencies-strong[")
-                .trim_end_matches(']');
-            let name = names
-                .iter()
-                .find(|(a, _)| a == action)
-                .map(|(_, n)| n.as_str())
-                .unwrap_or(action);
+            let action = c.field.trim_start_matches("dependencies-strong[").trim_end_matches(']');
+            let name = names.iter().find(|(a, _)| a == action).map(|(_, n)| n.as_str()).unwrap_or(action);
             format!("dependency {name} changed")
         }
         "step" => format!("step upgraded ({c})"),
         _ => c.to_string(),
     };
-    Reason {
-        kind: c.kind(),
-        message,
-        change: Some(c),
-    }
+    Reason { kind: c.kind(), message, change: Some(c) }
 }
 
 /// Prints the status as text or JSON.
@@ -205,10 +156,7 @@ pub fn print_status(list: &[ActionStatus], mode: Mode, as_json: bool) -> anyhow:
     let running = list.iter().filter(|s| s.will_run).count();
     println!("{running} of {} actions will run", list.len());
     for s in list {
-        let id = s
-            .asset_id
-            .map(|i| format!(" (asset {i})"))
-            .unwrap_or_default();
+        let id = s.asset_id.map(|i| format!(" (asset {i})")).unwrap_or_default();
         let verdict = match s.expect {
             "up-to-date" => "up to date",
             "restore" => "will restore",
@@ -241,12 +189,7 @@ pub struct Explanation {
 }
 
 /// Explains the last build of an action from its record and the step log.
-pub fn explain(
-    obj_dir: &Path,
-    action: &str,
-    name: &str,
-    record: &Path,
-) -> anyhow::Result<Explanation> {
+pub fn explain(obj_dir: &Path, action: &str, name: &str, record: &Path) -> anyhow::Result<Explanation> {
     let Some(rec) = step::read_record(record) else {
         return crate::diag::fail(
             crate::diag::Diagnostic::error(
@@ -258,11 +201,7 @@ pub fn explain(
             .asset(name),
         );
     };
-    let changes = rec
-        .previous
-        .as_ref()
-        .map(|p| keys::diff(p, &rec.key.doc))
-        .unwrap_or_default();
+    let changes = rec.previous.as_ref().map(|p| keys::diff(p, &rec.key.doc)).unwrap_or_default();
     Ok(Explanation {
         action: action.into(),
         name: name.into(),
@@ -293,7 +232,9 @@ pub fn print_explanation(e: &Explanation, as_json: bool) -> anyhow::Result<()> {
     let how = match e.how {
         Some(How::Built) => "rebuilt (conversion ran)",
         Some(How::Restored) => "restored from the cache (strong key)",
-        Some(How::RestoredWeak) => "restored from the cache by weak key (non-strict: built against other dependency versions)",
+        Some(How::RestoredWeak) => {
+            "restored from the cache by weak key (non-strict: built against other dependency versions)"
+        }
         None => "unknown",
     };
     println!("  output: {how}");

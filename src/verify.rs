@@ -19,10 +19,7 @@ pub struct Difference {
 
 /// Builds clean and returns every difference (empty: the current build is exact).
 pub fn verify(dir: &Path, build_dir: &str) -> anyhow::Result<(usize, Vec<Difference>)> {
-    let tmp = tempfile::Builder::new()
-        .prefix("packer-verify")
-        .tempdir()
-        .context("creating a temp dir")?;
+    let tmp = tempfile::Builder::new().prefix("packer-verify").tempdir().context("creating a temp dir")?;
     let clean = tmp.path().join("build");
     let clean_str = clean.to_str().context("temp dir is not UTF-8")?.to_string();
     let opts = gen::Options {
@@ -46,23 +43,14 @@ pub fn verify(dir: &Path, build_dir: &str) -> anyhow::Result<(usize, Vec<Differe
             (_, Err(_)) => "missing in the clean build".to_string(),
             (Ok(a), Ok(b)) => format!("differs ({} bytes now, {} bytes clean)", a.len(), b.len()),
         };
-        diffs.push(Difference {
-            asset: asset.into(),
-            file: format!("{build_dir}/{rel}"),
-            problem,
-        });
+        diffs.push(Difference { asset: asset.into(), file: format!("{build_dir}/{rel}"), problem });
     };
     for a in &ws.assets {
         for ext in ["bin", "json"] {
             compare(&a.decl.name, &format!("obj/{}.{ext}", a.id));
         }
     }
-    for f in [
-        "assets.pa",
-        "asset_table.json",
-        "preload.json",
-        "asset_table_metadata.json",
-    ] {
+    for f in ["assets.pa", "asset_table.json", "preload.json", "asset_table_metadata.json"] {
         compare("(pack)", f);
     }
     Ok((compared, diffs))

@@ -45,9 +45,7 @@ impl Asset {
 
 /// `assets/<p>`: a path below the assets directory, relative to the project directory.
 pub fn project_path(p: &RelPath) -> RelPath {
-    RelPath::parse(ASSETS)
-        .map(|a| a.join(p))
-        .unwrap_or_else(|_| p.clone())
+    RelPath::parse(ASSETS).map(|a| a.join(p)).unwrap_or_else(|_| p.clone())
 }
 
 /// A loaded workspace: what `gen` plans from.
@@ -79,10 +77,14 @@ impl Workspace {
             let bytes = match std::fs::read(&decl_file) {
                 Ok(b) => b,
                 Err(e) => {
-                    diags.push(Diagnostic::error(Code::PK002,
-                        format!("registered asset {} has no readable asset.json: {e}", entry.asset_id),
-                        "restore the directory, `packer mv` it to where it went, or `packer forget` it")
-                        .file(&decl_rel));
+                    diags.push(
+                        Diagnostic::error(
+                            Code::PK002,
+                            format!("registered asset {} has no readable asset.json: {e}", entry.asset_id),
+                            "restore the directory, `packer mv` it to where it went, or `packer forget` it",
+                        )
+                        .file(&decl_rel),
+                    );
                     continue;
                 }
             };
@@ -103,31 +105,16 @@ impl Workspace {
                 continue;
             }
             // Excluded assets still take part in name uniqueness, so keep them until then.
-            assets.push((
-                Asset {
-                    id: entry.asset_id,
-                    root: entry.root.clone(),
-                    decl,
-                },
-                entry.included_in_build,
-            ));
+            assets.push((Asset { id: entry.asset_id, root: entry.root.clone(), decl }, entry.included_in_build));
         }
         check_names(assets.iter().map(|(a, _)| a), &mut diags);
-        let mut assets: Vec<Asset> = assets
-            .into_iter()
-            .filter_map(|(a, inc)| inc.then_some(a))
-            .collect();
+        let mut assets: Vec<Asset> = assets.into_iter().filter_map(|(a, inc)| inc.then_some(a)).collect();
         assets.sort_by_key(|a| a.id);
         for a in &assets {
             check_inputs(dir, a, &mut diags);
         }
         check_refs(&assets, &mut diags);
-        Ok(Workspace {
-            dir: dir.to_path_buf(),
-            registry,
-            assets,
-            diags,
-        })
+        Ok(Workspace { dir: dir.to_path_buf(), registry, assets, diags })
     }
 }
 
@@ -145,10 +132,7 @@ fn check_registry_identity(reg: &Registry, diags: &mut Diagnostics) {
             diags.push(
                 Diagnostic::error(
                     Code::PK006,
-                    format!(
-                        "asset_id {} is used by both `{other}` and `{}`",
-                        e.asset_id, e.root
-                    ),
+                    format!("asset_id {} is used by both `{other}` and `{}`", e.asset_id, e.root),
                     "`packer forget` one of them and `packer adopt` it again to get a fresh id",
                 )
                 .file(&file),
@@ -158,10 +142,7 @@ fn check_registry_identity(reg: &Registry, diags: &mut Diagnostics) {
             diags.push(
                 Diagnostic::error(
                     Code::PK007,
-                    format!(
-                        "asset_uuid {} is used by both `{other}` and `{}`",
-                        e.asset_uuid, e.root
-                    ),
+                    format!("asset_uuid {} is used by both `{other}` and `{}`", e.asset_uuid, e.root),
                     "give the copy a new asset_uuid in its asset.json and `packer adopt` it",
                 )
                 .file(&file),
@@ -171,10 +152,7 @@ fn check_registry_identity(reg: &Registry, diags: &mut Diagnostics) {
             diags.push(
                 Diagnostic::error(
                     Code::PK009,
-                    format!(
-                        "root `{}` is registered twice (ids {other} and {})",
-                        e.root, e.asset_id
-                    ),
+                    format!("root `{}` is registered twice (ids {other} and {})", e.root, e.asset_id),
                     "`packer forget` the duplicate entry",
                 )
                 .file(&file),
@@ -190,10 +168,7 @@ fn check_names<'a>(assets: impl Iterator<Item = &'a Asset>, diags: &mut Diagnost
             diags.push(
                 Diagnostic::error(
                     Code::PK008,
-                    format!(
-                        "name `{}` is declared by both `{}` and `{}`",
-                        a.decl.name, first.root, a.root
-                    ),
+                    format!("name `{}` is declared by both `{}` and `{}`", a.decl.name, first.root, a.root),
                     "rename one of them in its asset.json (names are the labels game code uses)",
                 )
                 .file(a.root_in_project().join(&rel(decl::FILE)))
@@ -210,10 +185,7 @@ fn check_inputs(dir: &Path, a: &Asset, diags: &mut Diagnostics) {
         diags.push(
             Diagnostic::error(
                 Code::PK010,
-                format!(
-                    "type `{}` is not built by this version of packer yet",
-                    a.decl.ty.name()
-                ),
+                format!("type `{}` is not built by this version of packer yet", a.decl.ty.name()),
                 "use type `blob`, or set included_in_build to false until the type is supported",
             )
             .file(&decl_file)
@@ -238,9 +210,15 @@ fn check_inputs(dir: &Path, a: &Asset, diags: &mut Diagnostics) {
     for f in a.files() {
         let shown = a.root_in_project().join(f);
         if let Some(c) = shown.as_str().chars().find(|c| c.is_control()) {
-            diags.push(Diagnostic::error(Code::PK016,
-                format!("path contains the control character {c:?}, which build.ninja cannot represent"),
-                "rename the file without newlines or control characters").file(shown.as_str().escape_debug()).asset(name));
+            diags.push(
+                Diagnostic::error(
+                    Code::PK016,
+                    format!("path contains the control character {c:?}, which build.ninja cannot represent"),
+                    "rename the file without newlines or control characters",
+                )
+                .file(shown.as_str().escape_debug())
+                .asset(name),
+            );
             continue;
         }
         let path = f.under(&root);
@@ -248,13 +226,9 @@ fn check_inputs(dir: &Path, a: &Asset, diags: &mut Diagnostics) {
             Ok(m) if m.is_file() => {}
             Ok(_) => {
                 diags.push(
-                    Diagnostic::error(
-                        Code::PK005,
-                        "input is not a regular file",
-                        "list files, not directories",
-                    )
-                    .file(&shown)
-                    .asset(name),
+                    Diagnostic::error(Code::PK005, "input is not a regular file", "list files, not directories")
+                        .file(&shown)
+                        .asset(name),
                 );
                 continue;
             }
@@ -276,9 +250,15 @@ fn check_inputs(dir: &Path, a: &Asset, diags: &mut Diagnostics) {
             _ => false,
         };
         if !inside {
-            diags.push(Diagnostic::error(Code::PK013, "input resolves outside its asset root (through a symlink)",
-                "copy the file into the asset directory, or reference another asset with \"@asset:<name>\"")
-                .file(&shown).asset(name));
+            diags.push(
+                Diagnostic::error(
+                    Code::PK013,
+                    "input resolves outside its asset root (through a symlink)",
+                    "copy the file into the asset directory, or reference another asset with \"@asset:<name>\"",
+                )
+                .file(&shown)
+                .asset(name),
+            );
         }
     }
 }

@@ -24,11 +24,7 @@ pub fn run(o: &AssetStepOptions) -> anyhow::Result<Outcome> {
                 ))
             }
         };
-        Ok(Converted {
-            decoded_size: bytes.len() as u64,
-            payload: bytes,
-            metadata: serde_json::json!({}),
-        })
+        Ok(Converted { decoded_size: bytes.len() as u64, payload: bytes, metadata: serde_json::json!({}) })
     })
 }
 

@@ -50,12 +50,7 @@ pub struct Record {
 impl Record {
     /// The record as the cache stores it: key and outputs only.
     pub fn entry(&self) -> Record {
-        Record {
-            key: self.key.clone(),
-            outputs: self.outputs.clone(),
-            how: None,
-            previous: None,
-        }
+        Record { key: self.key.clone(), outputs: self.outputs.clone(), how: None, previous: None }
     }
 }
 
@@ -111,10 +106,7 @@ impl Gate {
                 let rec = self.commit(key, &bytes, How::Built, local.as_ref())?;
                 if let Some(c) = &self.cache {
                     if let Err(e) = c.put(&rec, &bytes) {
-                        eprintln!(
-                            "packer: warning: could not store {} in the cache: {e:#}",
-                            self.action
-                        );
+                        eprintln!("packer: warning: could not store {} in the cache: {e:#}", self.action);
                     }
                 }
                 Outcome::Built
@@ -137,19 +129,9 @@ impl Gate {
         let Some(c) = &self.cache else {
             return Ok(None);
         };
-        let mut lookups = vec![(
-            cache::Kind::Ac,
-            key.strong.as_str(),
-            How::Restored,
-            Outcome::Restored,
-        )];
+        let mut lookups = vec![(cache::Kind::Ac, key.strong.as_str(), How::Restored, Outcome::Restored)];
         if self.mode == Mode::NonStrict {
-            lookups.push((
-                cache::Kind::AcWeak,
-                key.weak.as_str(),
-                How::RestoredWeak,
-                Outcome::RestoredWeak,
-            ));
+            lookups.push((cache::Kind::AcWeak, key.weak.as_str(), How::RestoredWeak, Outcome::RestoredWeak));
         }
         for (kind, k, how, outcome) in lookups {
             let Some((rec, blobs)) = c.get(kind, k) else {
@@ -175,42 +157,22 @@ impl Gate {
 
     fn intact(&self, r: &Record) -> bool {
         r.outputs.len() == self.outputs.len()
-            && self
-                .outputs
-                .iter()
-                .all(|o| r.outputs.get(o.label).is_some_and(|d| intact(&o.path, d)))
+            && self.outputs.iter().all(|o| r.outputs.get(o.label).is_some_and(|d| intact(&o.path, d)))
     }
 
     /// Writes each output whose bytes changed, then the record.
-    fn commit(
-        &self,
-        key: Keyed,
-        bytes: &[Vec<u8>],
-        how: How,
-        local: Option<&Record>,
-    ) -> anyhow::Result<Record> {
+    fn commit(&self, key: Keyed, bytes: &[Vec<u8>], how: How, local: Option<&Record>) -> anyhow::Result<Record> {
         let mut digests = BTreeMap::new();
         for (o, b) in self.outputs.iter().zip(bytes) {
             fsutil::write_if_changed(&o.path, b)?;
-            digests.insert(
-                o.label.to_string(),
-                Digest {
-                    size: b.len() as u64,
-                    blake3: keys::hash_bytes(b),
-                },
-            );
+            digests.insert(o.label.to_string(), Digest { size: b.len() as u64, blake3: keys::hash_bytes(b) });
         }
         let previous = match local {
             Some(l) if l.key.strong != key.strong => Some(l.key.doc.clone()),
             Some(l) => l.previous.clone(),
             None => None,
         };
-        let rec = Record {
-            key,
-            outputs: digests,
-            how: Some(how),
-            previous,
-        };
+        let rec = Record { key, outputs: digests, how: Some(how), previous };
         fsutil::write_if_changed(&self.record, &canon::to_vec(&rec)?)?;
         Ok(rec)
     }
@@ -222,11 +184,7 @@ impl Gate {
         let mut text = line.to_string();
         text.push('\n');
         let _ = std::fs::create_dir_all(&self.obj_dir);
-        if let Ok(mut f) = std::fs::File::options()
-            .create(true)
-            .append(true)
-            .open(log_path(&self.obj_dir))
-        {
+        if let Ok(mut f) = std::fs::File::options().create(true).append(true).open(log_path(&self.obj_dir)) {
             let _ = f.write_all(text.as_bytes());
         }
     }
@@ -343,30 +301,26 @@ pub fn run_asset_step(
     own_key: impl FnOnce(&AssetStepOptions) -> anyhow::Result<KeyFile>,
     convert: impl FnOnce(&Keyed, &Sources, &Path) -> anyhow::Result<Converted>,
 ) -> anyhow::Result<Outcome> {
-    let kf = match &o.key {
-        Some(k) => read_key_file(k)?,
+    let kf = match o.key.as_deref().map(read_key_file) {
+        Some(Ok(kf)) => kf,
+        Some(Err(e)) => {
+            // A damaged gate must not stop the build: compute the key as a step run by hand
+            // does. The next gen rewrites the key file.
+            eprintln!("{e:#}\npacker: computing the key from the declaration instead");
+            own_key(o)?
+        }
         None => own_key(o)?,
     };
     let obj_dir = o.obj_dir();
     let mut doc = kf.keyed.doc;
     doc.dependencies_strong = dependency_keys(&obj_dir, &doc.dependencies_weak)?;
-    let id = o
-        .out
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let id = o.out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let gate = Gate {
         action: keys::action_name_str(&id),
         record: with_ext(&o.out, "rec"),
         outputs: vec![
-            Output {
-                label: "payload",
-                path: with_ext(&o.out, "bin"),
-            },
-            Output {
-                label: "meta",
-                path: with_ext(&o.out, "json"),
-            },
+            Output { label: "payload", path: with_ext(&o.out, "bin") },
+            Output { label: "meta", path: with_ext(&o.out, "json") },
         ],
         cache: o.cache.as_ref().map(Cache::new),
         mode: kf.mode,
@@ -375,9 +329,7 @@ pub fn run_asset_step(
     gate.run(doc.keyed(), |key| {
         let (key, sources) = read_sources(&o.root, key)?;
         let c = convert(&key, &sources, &obj_dir)?;
-        let meta = canon::to_vec(
-            &serde_json::json!({"decoded_size": c.decoded_size, "metadata": c.metadata}),
-        )?;
+        let meta = canon::to_vec(&serde_json::json!({"decoded_size": c.decoded_size, "metadata": c.metadata}))?;
         Ok((key, vec![c.payload, meta]))
     })
 }
@@ -437,19 +389,13 @@ pub fn read_declaration(root: &Path) -> anyhow::Result<crate::decl::Declaration>
 }
 
 /// Hashes the input files of a declaration, for a step run by hand.
-pub fn hash_inputs(
-    root: &Path,
-    decl: &crate::decl::Declaration,
-) -> anyhow::Result<Vec<keys::SourceKey>> {
+pub fn hash_inputs(root: &Path, decl: &crate::decl::Declaration) -> anyhow::Result<Vec<keys::SourceKey>> {
     let mut out = Vec::new();
     for input in decl.inputs.values().flatten() {
         if let crate::decl::InputRef::File(p) = input {
             let path = p.under(root);
             match keys::hash_file(&path) {
-                Ok(key) => out.push(keys::SourceKey {
-                    name: p.to_string(),
-                    key,
-                }),
+                Ok(key) => out.push(keys::SourceKey { name: p.to_string(), key }),
                 Err(e) => {
                     return fail(
                         Diagnostic::error(
@@ -468,10 +414,7 @@ pub fn hash_inputs(
 }
 
 /// The registered ids of the assets a declaration references, for a step run by hand.
-pub fn resolve_refs(
-    project: &Path,
-    decl: &crate::decl::Declaration,
-) -> anyhow::Result<Vec<(u64, String)>> {
+pub fn resolve_refs(project: &Path, decl: &crate::decl::Declaration) -> anyhow::Result<Vec<(u64, String)>> {
     let refs: Vec<&str> = decl
         .inputs
         .values()

@@ -87,28 +87,25 @@ pub fn outputs(out_dir: &Path) -> Vec<Output> {
         ("asset_table_metadata", "asset_table_metadata.json"),
     ]
     .into_iter()
-    .map(|(label, file)| Output {
-        label,
-        path: out_dir.join(file),
-    })
+    .map(|(label, file)| Output { label, path: out_dir.join(file) })
     .collect()
 }
 
 pub fn run(o: &Options) -> anyhow::Result<Outcome> {
-    let mut doc = match &o.key {
-        Some(k) => super::read_key_file(k)?.keyed.doc,
+    let mut doc = match o.key.as_deref().map(super::read_key_file) {
+        Some(Ok(kf)) => kf.keyed.doc,
+        Some(Err(e)) => {
+            eprintln!("{e:#}\npacker: computing the key from the workspace instead");
+            own_doc(o)?
+        }
         None => own_doc(o)?,
     };
-    let step_key: StepKey =
-        serde_json::from_value(doc.step_key.clone()).context("pack key document")?;
+    let step_key: StepKey = serde_json::from_value(doc.step_key.clone()).context("pack key document")?;
     let prefixes = artifact_prefixes(o, &step_key.assets)?;
     let mut records = Vec::with_capacity(prefixes.len());
     for (e, prefix) in step_key.assets.iter().zip(&prefixes) {
         let rec_path = super::with_ext(prefix, "rec");
-        records.push(
-            read_record(&rec_path)
-                .ok_or_else(|| Blocked::from(missing_artifact(&rec_path, &e.asset_name)))?,
-        );
+        records.push(read_record(&rec_path).ok_or_else(|| Blocked::from(missing_artifact(&rec_path, &e.asset_name)))?);
     }
     doc.dependencies_strong = records.iter().map(|r| r.key.strong.clone()).collect();
     let gate = Gate {
@@ -154,27 +151,16 @@ fn missing_artifact(path: &Path, name: &str) -> Diagnostic {
 /// command line copied from build.ninja and run by hand finds none and uses `obj_dir`.
 fn artifact_prefixes(o: &Options, assets: &[PackEntry]) -> anyhow::Result<Vec<PathBuf>> {
     let Some(rsp) = o.rsp.as_ref().filter(|r| r.exists()) else {
-        return Ok(assets
-            .iter()
-            .map(|e| o.obj_dir.join(e.asset_id.to_string()))
-            .collect());
+        return Ok(assets.iter().map(|e| o.obj_dir.join(e.asset_id.to_string())).collect());
     };
-    let text = std::fs::read_to_string(rsp)
-        .with_context(|| format!("reading response file {}", rsp.display()))?;
-    let prefixes: Vec<PathBuf> = text
-        .lines()
-        .map(escape::unshell)
-        .filter_map(|l| l.strip_suffix(".bin").map(PathBuf::from))
-        .collect();
+    let text = std::fs::read_to_string(rsp).with_context(|| format!("reading response file {}", rsp.display()))?;
+    let prefixes: Vec<PathBuf> =
+        text.lines().map(escape::unshell).filter_map(|l| l.strip_suffix(".bin").map(PathBuf::from)).collect();
     if prefixes.len() != assets.len() {
         return fail(
             Diagnostic::error(
                 Code::PK021,
-                format!(
-                    "response file lists {} artifacts but the key lists {} assets",
-                    prefixes.len(),
-                    assets.len()
-                ),
+                format!("response file lists {} artifacts but the key lists {} assets", prefixes.len(), assets.len()),
                 "run `packer gen`; build.ninja and the key files disagree",
             )
             .file(rsp.display()),
@@ -192,8 +178,7 @@ struct Artifact {
 
 fn load_artifact(e: &PackEntry, prefix: &Path, record: Record) -> anyhow::Result<Artifact> {
     let bin = super::with_ext(prefix, "bin");
-    let payload =
-        std::fs::read(&bin).map_err(|_| Blocked::from(missing_artifact(&bin, &e.asset_name)))?;
+    let payload = std::fs::read(&bin).map_err(|_| Blocked::from(missing_artifact(&bin, &e.asset_name)))?;
     let meta_path = super::with_ext(prefix, "json");
     let meta: Value = std::fs::read(&meta_path)
         .ok()
@@ -250,10 +235,5 @@ fn render(entries: &[PackEntry], arts: &[Artifact]) -> anyhow::Result<Vec<Vec<u8
         .collect();
     let payloads: Vec<&[u8]> = arts.iter().map(|a| a.payload.as_slice()).collect();
     let header = json!({"asset_table": table, "preload": preload});
-    Ok(vec![
-        pa::write(&header, &payloads)?,
-        canon::to_vec(&table)?,
-        canon::to_vec(&preload)?,
-        canon::to_vec(&tooling)?,
-    ])
+    Ok(vec![pa::write(&header, &payloads)?, canon::to_vec(&table)?, canon::to_vec(&preload)?, canon::to_vec(&tooling)?])
 }

@@ -6,9 +6,7 @@ use crate::harness::Space;
 const GOOD: &str = r#"{"schema_version":1,"asset_uuid":"UUID","name":"NAME","type":"blob","inputs":{"source":["SRC"]},"output":{"format":"BLOB/raw_v1","codec":"NONE"},"preload":{"enabled":false}}"#;
 
 fn decl(uuid: &str, name: &str, src: &str) -> String {
-    GOOD.replace("UUID", uuid)
-        .replace("NAME", name)
-        .replace("SRC", src)
+    GOOD.replace("UUID", uuid).replace("NAME", name).replace("SRC", src)
 }
 
 /// A workspace with one good asset `ok` and one asset `bad` whose declaration is `bad_decl`.
@@ -22,12 +20,12 @@ fn space_with(bad_decl: &str) -> Space {
         .ok()
         .and_then(|v| v["asset_uuid"].as_str().map(str::to_string))
         .unwrap_or_else(|| "u-bad".into());
-    let entry = format!(
-        r#"{{"asset_id": 2, "asset_uuid": "{uuid}", "root": "bad", "included_in_build": true}}"#
+    let entry = format!(r#"{{"asset_id": 2, "asset_uuid": "{uuid}", "root": "bad", "included_in_build": true}}"#);
+    let reg = reg.replace("\"next_asset_id\": 2", "\"next_asset_id\": 3").replacen(
+        "}\n  ]",
+        &format!("}},\n    {entry}\n  ]"),
+        1,
     );
-    let reg = reg
-        .replace("\"next_asset_id\": 2", "\"next_asset_id\": 3")
-        .replacen("}\n  ]", &format!("}},\n    {entry}\n  ]"), 1);
     s.write("assets/.prometeu/index.json", reg.as_bytes());
     s
 }
@@ -42,10 +40,7 @@ fn assert_blocked(s: &Space, code: &str, file: &str) {
         .lines()
         .find(|l| l.contains(&format!("error[{code}]")))
         .unwrap_or_else(|| panic!("no {code} in:\n{}", r.stderr));
-    assert!(
-        line.starts_with(&format!("{file}: error[{code}]: ")),
-        "names the file first: {line}"
-    );
+    assert!(line.starts_with(&format!("{file}: error[{code}]: ")), "names the file first: {line}");
     assert!(r.stderr.contains("fix: "), "suggests a fix: {}", r.stderr);
     assert!(!s.exists("build"), "nothing under build/");
     assert!(!s.exists("build.ninja"), "no build.ninja");
@@ -53,11 +48,7 @@ fn assert_blocked(s: &Space, code: &str, file: &str) {
 
 #[test]
 fn malformed_asset_json() {
-    assert_blocked(
-        &space_with("{\"schema_version\": 1, \"name\": "),
-        "PK003",
-        "assets/bad/asset.json",
-    );
+    assert_blocked(&space_with("{\"schema_version\": 1, \"name\": "), "PK003", "assets/bad/asset.json");
 }
 
 #[test]
@@ -68,40 +59,28 @@ fn missing_required_field() {
 
 #[test]
 fn missing_input() {
-    assert_blocked(
-        &space_with(&decl("u-bad", "bad", "nope.bin")),
-        "PK005",
-        "assets/bad/nope.bin",
-    );
+    assert_blocked(&space_with(&decl("u-bad", "bad", "nope.bin")), "PK005", "assets/bad/nope.bin");
 }
 
 #[test]
 fn duplicate_name() {
-    assert_blocked(
-        &space_with(&decl("u-bad", "ok", "data.bin")),
-        "PK008",
-        "assets/bad/asset.json",
-    );
+    assert_blocked(&space_with(&decl("u-bad", "ok", "data.bin")), "PK008", "assets/bad/asset.json");
 }
 
 #[test]
 fn duplicate_uuid() {
     let s = Space::with_blobs(&[("ok", "ok.bin", b"fine")]);
-    let reg: serde_json::Value =
-        serde_json::from_slice(&s.read("assets/.prometeu/index.json")).unwrap();
+    let reg: serde_json::Value = serde_json::from_slice(&s.read("assets/.prometeu/index.json")).unwrap();
     let uuid = reg["assets"][0]["asset_uuid"].as_str().unwrap().to_string();
     let s = space_with(&decl(&uuid, "bad", "data.bin"));
     // space_with made a new workspace; give its `ok` asset the same uuid as `bad`.
-    let ok_uuid = serde_json::from_slice::<serde_json::Value>(&s.read("assets/ok/asset.json"))
-        .unwrap()["asset_uuid"]
+    let ok_uuid = serde_json::from_slice::<serde_json::Value>(&s.read("assets/ok/asset.json")).unwrap()["asset_uuid"]
         .as_str()
         .unwrap()
         .to_string();
     let bad = decl(&ok_uuid, "bad", "data.bin");
     s.write("assets/bad/asset.json", bad.as_bytes());
-    let reg = String::from_utf8(s.read("assets/.prometeu/index.json"))
-        .unwrap()
-        .replace(&uuid, &ok_uuid);
+    let reg = String::from_utf8(s.read("assets/.prometeu/index.json")).unwrap().replace(&uuid, &ok_uuid);
     s.write("assets/.prometeu/index.json", reg.as_bytes());
     assert_blocked(&s, "PK007", "assets/.prometeu/index.json");
 }
@@ -109,29 +88,18 @@ fn duplicate_uuid() {
 #[test]
 fn uuid_disagreeing_with_the_registry() {
     let s = space_with(&decl("u-bad", "bad", "data.bin"));
-    s.write(
-        "assets/bad/asset.json",
-        decl("u-other", "bad", "data.bin").as_bytes(),
-    );
+    s.write("assets/bad/asset.json", decl("u-other", "bad", "data.bin").as_bytes());
     assert_blocked(&s, "PK007", "assets/bad/asset.json");
 }
 
 #[test]
 fn input_escaping_with_dotdot() {
-    assert_blocked(
-        &space_with(&decl("u-bad", "bad", "../ok/ok.bin")),
-        "PK013",
-        "assets/bad/asset.json",
-    );
+    assert_blocked(&space_with(&decl("u-bad", "bad", "../ok/ok.bin")), "PK013", "assets/bad/asset.json");
 }
 
 #[test]
 fn input_escaping_with_an_absolute_path() {
-    assert_blocked(
-        &space_with(&decl("u-bad", "bad", "/etc/hostname")),
-        "PK013",
-        "assets/bad/asset.json",
-    );
+    assert_blocked(&space_with(&decl("u-bad", "bad", "/etc/hostname")), "PK013", "assets/bad/asset.json");
 }
 
 #[test]
@@ -169,18 +137,13 @@ fn registered_root_without_asset_json() {
 #[test]
 fn corrupt_registry() {
     let s = Space::with_blobs(&[("ok", "ok.bin", b"fine")]);
-    s.write(
-        "assets/.prometeu/index.json",
-        b"{\"schema_version\": 1, \"assets\": [",
-    );
+    s.write("assets/.prometeu/index.json", b"{\"schema_version\": 1, \"assets\": [");
     assert_blocked(&s, "PK001", "./assets/.prometeu/index.json");
 }
 
 #[test]
 fn unknown_fields_warn_but_build() {
-    let s = space_with(
-        &decl("u-bad", "bad", "data.bin").replace("\"name\"", "\"colour\":\"red\",\"name\""),
-    );
+    let s = space_with(&decl("u-bad", "bad", "data.bin").replace("\"name\"", "\"colour\":\"red\",\"name\""));
     let r = s.packer(&["gen"]).ok();
     assert!(r.stderr.contains("warning[PK004]"), "{}", r.stderr);
 }
@@ -193,17 +156,8 @@ fn a_bad_asset_added_after_a_good_build_keeps_the_old_outputs_and_fails_ninja() 
     s.write("assets/ok/asset.json", b"{ broken");
     let r = s.ninja(&[]);
     assert_eq!(r.code, 1);
-    assert!(
-        r.stdout.contains("PK003") || r.stderr.contains("PK003"),
-        "{}{}",
-        r.stdout,
-        r.stderr
-    );
-    assert_eq!(
-        s.read("build/assets.pa"),
-        before,
-        "the last good container stays whole"
-    );
+    assert!(r.stdout.contains("PK003") || r.stderr.contains("PK003"), "{}{}", r.stdout, r.stderr);
+    assert_eq!(s.read("build/assets.pa"), before, "the last good container stays whole");
 }
 
 #[test]

@@ -3,11 +3,7 @@
 use crate::harness::{tick, Space, OUTPUTS};
 
 fn three() -> Space {
-    let s = Space::with_blobs(&[
-        ("a", "a.bin", b"alpha"),
-        ("b", "b.bin", b"beta"),
-        ("c", "c.bin", b"gamma"),
-    ]);
+    let s = Space::with_blobs(&[("a", "a.bin", b"alpha"), ("b", "b.bin", b"beta"), ("c", "c.bin", b"gamma")]);
     s.build();
     s
 }
@@ -32,11 +28,7 @@ fn touching_every_source_runs_gen_once_and_no_step() {
     assert_eq!(run.edges(), ["packer gen"], "{}", run.stdout);
     assert_eq!(s.mtime("build/assets.pa"), before, "assets.pa untouched");
     let again = s.ninja(&[]).ok();
-    assert!(
-        again.edges().is_empty(),
-        "settled after one gen: {}",
-        again.stdout
-    );
+    assert!(again.edges().is_empty(), "settled after one gen: {}", again.stdout);
 }
 
 #[test]
@@ -55,12 +47,7 @@ fn editing_one_blob_reruns_its_edge_and_pack_only_and_matches_a_clean_build() {
     tick();
     s.write("assets/a/a.bin", b"ALPHA, edited");
     let run = s.ninja(&[]).ok();
-    assert_eq!(
-        run.edges(),
-        ["BLOB a (1 input)", "PACK 3 assets", "packer gen"],
-        "{}",
-        run.stdout
-    );
+    assert_eq!(run.edges(), ["BLOB a (1 input)", "PACK 3 assets", "packer gen"], "{}", run.stdout);
     assert_eq!(s.mtime("build/obj/2.bin"), b_bin);
 
     let clean = s.clone_assets();
@@ -90,11 +77,7 @@ fn a_deleted_key_file_reruns_gen_and_the_step_finds_itself_up_to_date() {
     let before = s.mtime("build/assets.pa");
     std::fs::remove_file(s.path("build/keys/2.key")).unwrap();
     let run = s.ninja(&[]).ok();
-    assert!(
-        run.edges().contains(&"packer gen".to_string()),
-        "{}",
-        run.stdout
-    );
+    assert!(run.edges().contains(&"packer gen".to_string()), "{}", run.stdout);
     assert!(
         !run.edges().iter().any(|e| e.starts_with("PACK")),
         "restat stops at the unchanged artifact: {}",
@@ -110,11 +93,7 @@ fn a_deleted_output_is_rebuilt_and_pack_is_not_rewritten() {
     let before = s.read("build/assets.pa");
     std::fs::remove_file(s.path("build/obj/3.bin")).unwrap();
     let run = s.ninja(&[]).ok();
-    assert!(
-        run.edges().contains(&"BLOB c (1 input)".to_string()),
-        "{}",
-        run.stdout
-    );
+    assert!(run.edges().contains(&"BLOB c (1 input)".to_string()), "{}", run.stdout);
     assert_eq!(s.read("build/assets.pa"), before);
 }
 
@@ -123,14 +102,7 @@ fn a_corrupted_output_is_rebuilt_by_its_step() {
     let s = three();
     s.write("build/obj/1.bin", b"garbage");
     // Ninja alone cannot see this (the output is newer); the step's intact check can.
-    s.packer(&[
-        "step",
-        "blob",
-        "--key=build/keys/1.key",
-        "--root=assets/a",
-        "--out=build/obj/1",
-    ])
-    .ok();
+    s.packer(&["step", "blob", "--key=build/keys/1.key", "--root=assets/a", "--out=build/obj/1"]).ok();
     assert_eq!(s.read("build/obj/1.bin"), b"alpha");
 }
 
@@ -157,33 +129,22 @@ fn build_ninja_does_not_depend_on_file_contents() {
 #[test]
 fn outputs_do_not_depend_on_the_build_directory() {
     let s = three();
-    s.packer(&["gen", "--build-dir=other out", "--ninja-file=other.ninja"])
-        .ok();
+    s.packer(&["gen", "--build-dir=other out", "--ninja-file=other.ninja"]).ok();
     s.ninja(&["-f", "other.ninja"]).ok();
-    for f in [
-        "assets.pa",
-        "asset_table.json",
-        "preload.json",
-        "asset_table_metadata.json",
-    ] {
-        assert_eq!(
-            s.read(&format!("build/{f}")),
-            s.read(&format!("other out/{f}")),
-            "{f}"
-        );
+    for f in ["assets.pa", "asset_table.json", "preload.json", "asset_table_metadata.json"] {
+        assert_eq!(s.read(&format!("build/{f}")), s.read(&format!("other out/{f}")), "{f}");
     }
-    assert_eq!(
-        s.read("build/keys/1.key"),
-        s.read("other out/keys/1.key"),
-        "keys hold no paths"
-    );
+    assert_eq!(s.read("build/keys/1.key"), s.read("other out/keys/1.key"), "keys hold no paths");
 }
 
 #[test]
 fn every_action_edge_is_restat_and_gated_by_its_key_file() {
     let s = three();
     let text = String::from_utf8(s.read("build.ninja")).unwrap();
-    assert!(text.contains("build build/obj/1.bin build/obj/1.json: packer_asset build/keys/1.key || assets/a/a.bin\n"), "{text}");
+    assert!(
+        text.contains("build build/obj/1.bin build/obj/1.json: packer_asset build/keys/1.key || assets/a/a.bin\n"),
+        "{text}"
+    );
     for rule in text.split("\nrule ").skip(1) {
         assert!(rule.contains("restat = 1"), "{rule}");
     }

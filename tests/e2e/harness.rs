@@ -11,15 +11,8 @@ pub struct Space {
 /// The Ninja binary under test. Missing is a failure, never a skip.
 pub fn ninja_bin() -> String {
     let bin = std::env::var("PACKER_TEST_NINJA").unwrap_or_else(|_| "ninja".into());
-    let ok = Command::new(&bin)
-        .arg("--version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    assert!(
-        ok,
-        "ninja `{bin}` is not runnable: install it (scripts/test.sh does) or set PACKER_TEST_NINJA"
-    );
+    let ok = Command::new(&bin).arg("--version").output().map(|o| o.status.success()).unwrap_or(false);
+    assert!(ok, "ninja `{bin}` is not runnable: install it (scripts/test.sh does) or set PACKER_TEST_NINJA");
     bin
 }
 
@@ -45,22 +38,14 @@ impl Run {
 
     #[track_caller]
     pub fn ok(self) -> Run {
-        assert_eq!(
-            self.code, 0,
-            "command failed\nstdout:\n{}\nstderr:\n{}",
-            self.stdout, self.stderr
-        );
+        assert_eq!(self.code, 0, "command failed\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
         self
     }
 
     /// The edges Ninja ran, by description (NINJA_STATUS is set to a marker).
     pub fn edges(&self) -> Vec<String> {
-        let mut v: Vec<String> = self
-            .stdout
-            .lines()
-            .filter_map(|l| l.strip_prefix("@@ "))
-            .map(str::to_string)
-            .collect();
+        let mut v: Vec<String> =
+            self.stdout.lines().filter_map(|l| l.strip_prefix("@@ ")).map(str::to_string).collect();
         v.sort();
         v
     }
@@ -116,13 +101,7 @@ impl Space {
     }
 
     pub fn packer(&self, args: &[&str]) -> Run {
-        Run::from(
-            Command::new(packer_bin())
-                .args(args)
-                .current_dir(&self.dir)
-                .output()
-                .expect("run packer"),
-        )
+        Run::from(Command::new(packer_bin()).args(args).current_dir(&self.dir).output().expect("run packer"))
     }
 
     pub fn ninja(&self, args: &[&str]) -> Run {
@@ -143,19 +122,13 @@ impl Space {
     }
 
     pub fn mtime(&self, rel: &str) -> std::time::SystemTime {
-        std::fs::metadata(self.path(rel))
-            .and_then(|m| m.modified())
-            .expect("mtime")
+        std::fs::metadata(self.path(rel)).and_then(|m| m.modified()).expect("mtime")
     }
 
     /// Sets a file's mtime to now (same bytes), after a pause that makes it newer.
     pub fn touch(&self, rel: &str) {
-        let f = std::fs::File::options()
-            .write(true)
-            .open(self.path(rel))
-            .expect("open");
-        f.set_modified(std::time::SystemTime::now())
-            .expect("set mtime");
+        let f = std::fs::File::options().write(true).open(self.path(rel)).expect("open");
+        f.set_modified(std::time::SystemTime::now()).expect("set mtime");
     }
 
     /// Copies the assets directory into a fresh space (a clean checkout elsewhere).
@@ -197,31 +170,18 @@ pub struct Pa {
 impl Pa {
     pub fn parse(bytes: Vec<u8>) -> Pa {
         assert_eq!(&bytes[0..4], b"PMPA", "magic");
-        let u32_at =
-            |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().expect("4 bytes")) as usize;
+        let u32_at = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().expect("4 bytes")) as usize;
         assert_eq!(u32_at(4), 1, "schema_version");
         let header_len = u32_at(8);
         let payload_offset = u32_at(12);
         assert_eq!(u32_at(16), 0, "flags");
         assert_eq!(u32_at(20), 0, "reserved");
         let header_end = 24 + header_len;
-        assert_eq!(
-            payload_offset,
-            header_end.div_ceil(16) * 16,
-            "payload_offset = header end rounded up to 16"
-        );
-        assert!(
-            bytes[header_end..payload_offset].iter().all(|&b| b == 0),
-            "zero padding after header"
-        );
+        assert_eq!(payload_offset, header_end.div_ceil(16) * 16, "payload_offset = header end rounded up to 16");
+        assert!(bytes[header_end..payload_offset].iter().all(|&b| b == 0), "zero padding after header");
         let header_bytes = bytes[24..header_end].to_vec();
         let header = serde_json::from_slice(&header_bytes).expect("header JSON");
-        Pa {
-            header_bytes,
-            header,
-            payload_offset,
-            bytes,
-        }
+        Pa { header_bytes, header, payload_offset, bytes }
     }
 
     pub fn table(&self) -> &Vec<serde_json::Value> {
@@ -230,11 +190,7 @@ impl Pa {
 
     /// The payload of the table entry with this name.
     pub fn payload(&self, name: &str) -> &[u8] {
-        let e = self
-            .table()
-            .iter()
-            .find(|e| e["asset_name"] == name)
-            .unwrap_or_else(|| panic!("no asset {name}"));
+        let e = self.table().iter().find(|e| e["asset_name"] == name).unwrap_or_else(|| panic!("no asset {name}"));
         let off = e["offset"].as_u64().expect("offset") as usize;
         let size = e["size"].as_u64().expect("size") as usize;
         &self.bytes[self.payload_offset + off..self.payload_offset + off + size]
@@ -249,28 +205,50 @@ pub fn canonical(v: &serde_json::Value) -> String {
             keys.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
             let parts: Vec<String> = keys
                 .iter()
-                .map(|k| {
-                    format!(
-                        "{}:{}",
-                        serde_json::Value::String((*k).clone()),
-                        canonical(&m[*k])
-                    )
-                })
+                .map(|k| format!("{}:{}", serde_json::Value::String((*k).clone()), canonical(&m[*k])))
                 .collect();
             format!("{{{}}}", parts.join(","))
         }
-        serde_json::Value::Array(a) => format!(
-            "[{}]",
-            a.iter().map(canonical).collect::<Vec<_>>().join(",")
-        ),
+        serde_json::Value::Array(a) => format!("[{}]", a.iter().map(canonical).collect::<Vec<_>>().join(",")),
         other => other.to_string(),
     }
 }
 
 /// Every output file of a build, for byte comparison between builds.
-pub const OUTPUTS: &[&str] = &[
-    "build/assets.pa",
-    "build/asset_table.json",
-    "build/preload.json",
-    "build/asset_table_metadata.json",
-];
+pub const OUTPUTS: &[&str] =
+    &["build/assets.pa", "build/asset_table.json", "build/preload.json", "build/asset_table_metadata.json"];
+
+impl Space {
+    /// The (action, outcome) lines the steps logged since the last call, and clears the log.
+    pub fn take_log(&self) -> Vec<(String, String)> {
+        let p = self.path("build/obj/steps.log");
+        let text = std::fs::read_to_string(&p).unwrap_or_default();
+        let _ = std::fs::remove_file(&p);
+        text.lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).expect("log line is JSON");
+                (v["action"].as_str().unwrap_or("").to_string(), v["outcome"].as_str().unwrap_or("").to_string())
+            })
+            .collect()
+    }
+
+    /// How many conversions (outcome `built`) the log holds, clearing it.
+    pub fn conversions(&self) -> usize {
+        self.take_log().iter().filter(|(_, o)| o == "built").count()
+    }
+
+    /// Runs packer with extra environment variables.
+    pub fn packer_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut c = Command::new(packer_bin());
+        c.args(args).current_dir(&self.dir);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        Run::from(c.output().expect("run packer"))
+    }
+
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let out = self.packer(args).ok().stdout;
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?} printed no JSON ({e}):\n{out}"))
+    }
+}

@@ -14,6 +14,7 @@
 //! once with Debian's ninja 1.11 and once with PyPI's ninja 1.13. A missing ninja fails.
 
 mod build;
+mod cache;
 mod diagnostics;
 mod gating;
 mod harness;

@@ -20,8 +20,7 @@ fn nasty_names_build_end_to_end() {
     for (i, name) in NASTY.iter().enumerate() {
         let dir = format!("assets/dir {i} $:#'\"é/-sub");
         s.write(&format!("{dir}/{name}"), name.as_bytes());
-        s.packer(&["add", &dir, "--type", "blob", "--name", &format!("n{i}")])
-            .ok();
+        s.packer(&["add", &dir, "--type", "blob", "--name", &format!("n{i}")]).ok();
     }
     s.build();
     let pa = Pa::parse(s.read("build/assets.pa"));
@@ -38,35 +37,18 @@ fn nasty_names_build_end_to_end() {
     }
     assert_eq!(s.ninja(&[]).ok().edges(), ["packer gen"]);
     tick();
-    s.write(
-        &format!("assets/dir 2 $:#'\"é/-sub/{}", NASTY[2]),
-        b"edited",
-    );
+    s.write(&format!("assets/dir 2 $:#'\"é/-sub/{}", NASTY[2]), b"edited");
     let run = s.ninja(&[]).ok();
-    assert_eq!(
-        run.edges(),
-        ["BLOB n2 (1 input)", "PACK 9 assets", "packer gen"]
-    );
-    assert_eq!(
-        Pa::parse(s.read("build/assets.pa")).payload("n2"),
-        b"edited"
-    );
+    assert_eq!(run.edges(), ["BLOB n2 (1 input)", "PACK 9 assets", "packer gen"]);
+    assert_eq!(Pa::parse(s.read("build/assets.pa")).payload("n2"), b"edited");
 }
 
 #[test]
 fn a_build_directory_with_spaces_and_dollars_works() {
     let s = Space::with_blobs(&[("a", "a.bin", b"alpha")]);
-    s.packer(&[
-        "gen",
-        "--build-dir=my $build dir",
-        "--ninja-file=sub dir/b.ninja",
-    ])
-    .ok();
+    s.packer(&["gen", "--build-dir=my $build dir", "--ninja-file=sub dir/b.ninja"]).ok();
     s.ninja(&["-f", "sub dir/b.ninja"]).ok();
-    assert_eq!(
-        Pa::parse(s.read("my $build dir/assets.pa")).payload("a"),
-        b"alpha"
-    );
+    assert_eq!(Pa::parse(s.read("my $build dir/assets.pa")).payload("a"), b"alpha");
     assert!(s.ninja(&["-f", "sub dir/b.ninja"]).ok().edges().is_empty());
 }
 

@@ -19,45 +19,24 @@ fn the_command_lines_in_build_ninja_run_by_hand() {
     // Exactly the command Ninja would run, through /bin/sh, from the file itself.
     let cmds = s.ninja(&["-t", "commands"]).ok().stdout;
     for line in cmds.lines() {
-        let out = std::process::Command::new("/bin/sh")
-            .arg("-c")
-            .arg(line)
-            .current_dir(&s.dir)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{line}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = std::process::Command::new("/bin/sh").arg("-c").arg(line).current_dir(&s.dir).output().unwrap();
+        assert!(out.status.success(), "{line}: {}", String::from_utf8_lossy(&out.stderr));
     }
-    assert_eq!(
-        crate::harness::Pa::parse(s.read("build/assets.pa")).payload("a b"),
-        b"payload"
-    );
+    assert_eq!(crate::harness::Pa::parse(s.read("build/assets.pa")).payload("a b"), b"payload");
 }
 
 #[test]
 fn a_step_without_a_key_file_computes_the_same_key_as_gen() {
     let s = Space::with_blobs(&[("a", "a.bin", b"alpha"), ("b", "b.bin", b"beta")]);
     s.packer(&["gen"]).ok();
-    s.packer(&["step", "blob", "--root=assets/a", "--out=hand/1"])
-        .ok();
+    s.packer(&["step", "blob", "--root=assets/a", "--out=hand/1"]).ok();
     assert_eq!(s.read("hand/1.bin"), b"alpha");
-    assert_eq!(
-        record(&s, "hand/1.rec")["key"]["strong"],
-        key(&s, "build/keys/1.key")["strong"]
-    );
-    s.packer(&["step", "blob", "--root=assets/b", "--out=hand/2"])
-        .ok();
-    s.packer(&["step", "pack", "--obj-dir=hand", "--out-dir=hand"])
-        .ok();
+    assert_eq!(record(&s, "hand/1.rec")["key"]["strong"], key(&s, "build/keys/1.key")["strong"]);
+    s.packer(&["step", "blob", "--root=assets/b", "--out=hand/2"]).ok();
+    s.packer(&["step", "pack", "--obj-dir=hand", "--out-dir=hand"]).ok();
     s.ninja(&[]).ok();
     assert_eq!(s.read("hand/assets.pa"), s.read("build/assets.pa"));
-    assert_eq!(
-        record(&s, "hand/pack.rec")["key"]["strong"],
-        key(&s, "build/keys/pack.key")["strong"]
-    );
+    assert_eq!(record(&s, "hand/pack.rec")["key"]["strong"], key(&s, "build/keys/pack.key")["strong"]);
 }
 
 #[test]
@@ -66,18 +45,8 @@ fn an_up_to_date_step_touches_nothing() {
     s.build();
     let (bin, rec) = (s.mtime("build/obj/1.bin"), s.mtime("build/obj/1.rec"));
     tick();
-    s.packer(&[
-        "step",
-        "blob",
-        "--key=build/keys/1.key",
-        "--root=assets/a",
-        "--out=build/obj/1",
-    ])
-    .ok();
-    assert_eq!(
-        (s.mtime("build/obj/1.bin"), s.mtime("build/obj/1.rec")),
-        (bin, rec)
-    );
+    s.packer(&["step", "blob", "--key=build/keys/1.key", "--root=assets/a", "--out=build/obj/1"]).ok();
+    assert_eq!((s.mtime("build/obj/1.bin"), s.mtime("build/obj/1.rec")), (bin, rec));
 }
 
 #[test]
@@ -86,26 +55,13 @@ fn a_source_edited_after_gen_is_never_recorded_under_the_old_key() {
     s.packer(&["gen"]).ok();
     let gen_key = key(&s, "build/keys/1.key");
     s.write("assets/a/a.bin", b"edited after gen");
-    s.packer(&[
-        "step",
-        "blob",
-        "--key=build/keys/1.key",
-        "--root=assets/a",
-        "--out=build/obj/1",
-    ])
-    .ok();
+    s.packer(&["step", "blob", "--key=build/keys/1.key", "--root=assets/a", "--out=build/obj/1"]).ok();
     let rec = record(&s, "build/obj/1.rec");
     assert_ne!(rec["key"]["strong"], gen_key["strong"]);
-    assert_eq!(
-        rec["key"]["doc"]["sources"][0]["key"],
-        blake3::hash(b"edited after gen").to_hex().as_str()
-    );
+    assert_eq!(rec["key"]["doc"]["sources"][0]["key"], blake3::hash(b"edited after gen").to_hex().as_str());
     // The next ninja re-runs gen, which gates the step again; then everything settles.
     s.ninja(&[]).ok();
-    assert_eq!(
-        crate::harness::Pa::parse(s.read("build/assets.pa")).payload("a"),
-        b"edited after gen"
-    );
+    assert_eq!(crate::harness::Pa::parse(s.read("build/assets.pa")).payload("a"), b"edited after gen");
     assert!(s.ninja(&[]).ok().edges().is_empty());
 }
 
@@ -121,24 +77,29 @@ fn step_help_documents_each_step() {
 }
 
 #[test]
-fn a_corrupt_key_file_is_a_diagnostic_not_a_panic() {
+fn a_corrupt_key_file_is_reported_and_the_step_still_builds_right() {
     let s = Space::with_blobs(&[("a", "a.bin", b"alpha")]);
     s.packer(&["gen"]).ok();
+    let good = s.read("build/keys/1.key");
     s.write("build/keys/1.key", b"{ nope");
-    let r = s.packer(&[
-        "step",
-        "blob",
-        "--key=build/keys/1.key",
-        "--root=assets/a",
-        "--out=build/obj/1",
-    ]);
-    assert_eq!(r.code, 1);
-    assert!(
-        r.stderr.contains("build/keys/1.key: error[PK021]"),
-        "{}",
-        r.stderr
+    let r = s.packer(&["step", "blob", "--key=build/keys/1.key", "--root=assets/a", "--out=build/obj/1"]).ok();
+    assert!(r.stderr.contains("build/keys/1.key: error[PK021]"), "{}", r.stderr);
+    assert_eq!(s.read("build/obj/1.bin"), b"alpha");
+    assert_eq!(
+        record(&s, "build/obj/1.rec")["key"]["strong"],
+        serde_json::from_slice::<Value>(&good).unwrap()["strong"]
     );
-    // Ninja heals it: gen sees a key file whose bytes differ and rewrites it.
+    // gen heals the gate: the key file's bytes differ from what it computes.
     s.packer(&["gen"]).ok();
+    assert_eq!(s.read("build/keys/1.key"), good);
     s.ninja(&[]).ok();
+}
+
+#[test]
+fn a_corrupt_record_means_rebuild_not_crash() {
+    let s = Space::with_blobs(&[("a", "a.bin", b"alpha")]);
+    s.build();
+    s.write("build/obj/1.rec", b"\x00garbage");
+    s.packer(&["step", "blob", "--key=build/keys/1.key", "--root=assets/a", "--out=build/obj/1"]).ok();
+    assert_eq!(record(&s, "build/obj/1.rec")["key"]["strong"], key(&s, "build/keys/1.key")["strong"]);
 }

@@ -29,12 +29,8 @@ fn ids_are_never_reused_after_forget() {
     assert!(s.exists("assets/two/asset.json"), "forget keeps files");
     s.packer(&["adopt", "assets/two"]).ok();
     s.add_blob("three", "3.bin", b"3");
-    let ids: Vec<u64> = registry(&s)["assets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["asset_id"].as_u64().unwrap())
-        .collect();
+    let ids: Vec<u64> =
+        registry(&s)["assets"].as_array().unwrap().iter().map(|e| e["asset_id"].as_u64().unwrap()).collect();
     assert_eq!(ids, [1, 3, 4]);
 }
 
@@ -64,16 +60,11 @@ fn list_and_show_in_text_and_json() {
     assert_eq!(list["assets"][0]["type"], "blob");
     assert!(s.packer(&["list"]).ok().stdout.contains("sprites/hero"));
     for query in ["hero", "1", "assets/sprites/hero", "sprites/hero"] {
-        let show: Value =
-            serde_json::from_str(&s.packer(&["show", query, "--json"]).ok().stdout).unwrap();
+        let show: Value = serde_json::from_str(&s.packer(&["show", query, "--json"]).ok().stdout).unwrap();
         assert_eq!(show["asset_id"], 1, "{query}");
         assert_eq!(show["inputs"]["source"][0], "hero.bin");
     }
-    assert!(s
-        .packer(&["show", "hero"])
-        .ok()
-        .stdout
-        .contains("BLOB/raw_v1"));
+    assert!(s.packer(&["show", "hero"]).ok().stdout.contains("BLOB/raw_v1"));
     assert_eq!(s.packer(&["show", "nobody"]).code, 1);
 }
 
@@ -93,17 +84,10 @@ fn mv_keeps_id_and_uuid_and_the_payload() {
     // The step's command line names the new root, so Ninja runs it; the step finds its
     // output built from the same key and rewrites nothing.
     s.ninja(&[]).ok();
-    assert_eq!(
-        s.mtime("build/obj/1.bin"),
-        bin,
-        "moving is not a content change"
-    );
+    assert_eq!(s.mtime("build/obj/1.bin"), bin, "moving is not a content change");
     let meta: Value = serde_json::from_slice(&s.read("build/asset_table_metadata.json")).unwrap();
     assert_eq!(meta[0]["root"], "new/home");
-    assert_eq!(
-        Pa::parse(s.read("build/assets.pa")).payload("place"),
-        b"xyz"
-    );
+    assert_eq!(Pa::parse(s.read("build/assets.pa")).payload("place"), b"xyz");
 }
 
 #[test]
@@ -113,40 +97,21 @@ fn add_and_forget_then_plain_ninja_regenerates_and_removes_stale_outputs() {
     tick();
     s.add_blob("c", "c.bin", b"gamma");
     let run = s.ninja(&[]).ok();
-    assert!(
-        run.edges().contains(&"BLOB c (1 input)".to_string()),
-        "{}",
-        run.stdout
-    );
+    assert!(run.edges().contains(&"BLOB c (1 input)".to_string()), "{}", run.stdout);
     let pa = Pa::parse(s.read("build/assets.pa"));
     assert_eq!(pa.payload("c"), b"gamma");
 
     tick();
     s.packer(&["forget", "a"]).ok();
     let run = s.ninja(&[]).ok();
-    assert!(
-        run.edges().iter().any(|e| e.starts_with("PACK")),
-        "{}",
-        run.stdout
-    );
+    assert!(run.edges().iter().any(|e| e.starts_with("PACK")), "{}", run.stdout);
     let pa = Pa::parse(s.read("build/assets.pa"));
-    let names: Vec<&str> = pa
-        .table()
-        .iter()
-        .map(|e| e["asset_name"].as_str().unwrap())
-        .collect();
+    let names: Vec<&str> = pa.table().iter().map(|e| e["asset_name"].as_str().unwrap()).collect();
     assert_eq!(names, ["b", "c"]);
-    for gone in [
-        "build/obj/1.bin",
-        "build/obj/1.json",
-        "build/obj/1.rec",
-        "build/keys/1.key",
-    ] {
+    for gone in ["build/obj/1.bin", "build/obj/1.json", "build/obj/1.rec", "build/keys/1.key"] {
         assert!(!s.exists(gone), "{gone} should be removed");
     }
-    assert!(!String::from_utf8(s.read("build.ninja"))
-        .unwrap()
-        .contains("assets/a/"));
+    assert!(!String::from_utf8(s.read("build.ninja")).unwrap().contains("assets/a/"));
     assert!(s.ninja(&[]).ok().edges().is_empty());
 }
 
@@ -154,11 +119,7 @@ fn add_and_forget_then_plain_ninja_regenerates_and_removes_stale_outputs() {
 fn excluded_assets_are_not_built() {
     let s = Space::with_blobs(&[("a", "a.bin", b"alpha"), ("b", "b.bin", b"beta")]);
     let text = String::from_utf8(s.read("assets/.prometeu/index.json")).unwrap();
-    let text = text.replacen(
-        "\"included_in_build\": true",
-        "\"included_in_build\": false",
-        1,
-    );
+    let text = text.replacen("\"included_in_build\": true", "\"included_in_build\": false", 1);
     s.write("assets/.prometeu/index.json", text.as_bytes());
     s.build();
     let pa = Pa::parse(s.read("build/assets.pa"));

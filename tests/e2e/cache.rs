@@ -1,0 +1,275 @@
+//! Keys and the artifact cache (SPEC §6, §7): stable keys, restore on switch, shared caches,
+//! corruption, gc, status, explain, verify.
+
+use crate::harness::{tick, Pa, Space, OUTPUTS};
+use serde_json::Value;
+
+fn three() -> Space {
+    let s = Space::with_blobs(&[("a", "a.bin", b"alpha"), ("b", "b.bin", b"beta"), ("c", "c.bin", b"gamma")]);
+    s.build();
+    s.take_log();
+    s
+}
+
+fn key_files(s: &Space) -> Vec<Vec<u8>> {
+    ["1", "2", "3", "pack"].iter().map(|k| s.read(&format!("build/keys/{k}.key"))).collect()
+}
+
+#[test]
+fn keys_do_not_depend_on_runs_locations_or_registry_order() {
+    let s = three();
+    let keys = key_files(&s);
+    s.packer(&["gen"]).ok();
+    assert_eq!(key_files(&s), keys, "second run");
+    // Another absolute location (a clone elsewhere).
+    let other = s.clone_assets();
+    other.packer(&["gen"]).ok();
+    assert_eq!(key_files(&other), keys, "another directory");
+    // Registry entries in another order (a hand edit or a merge).
+    let mut reg: Value = serde_json::from_slice(&other.read("assets/.prometeu/index.json")).unwrap();
+    reg["assets"].as_array_mut().unwrap().reverse();
+    other.write("assets/.prometeu/index.json", serde_json::to_string(&reg).unwrap().as_bytes());
+    other.packer(&["gen"]).ok();
+    assert_eq!(key_files(&other), keys, "registry order");
+    // No path or time inside.
+    for k in &keys {
+        let text = String::from_utf8(k.clone()).unwrap();
+        assert!(!text.contains(s.dir.to_str().unwrap()) && !text.contains("build"), "{text}");
+    }
+}
+
+#[test]
+fn switching_a_b_a_restores_without_any_conversion() {
+    let s = three();
+    let first: Vec<Vec<u8>> = OUTPUTS.iter().map(|f| s.read(f)).collect();
+    tick();
+    s.write("assets/a/a.bin", b"ALPHA version B");
+    s.write("assets/b/b.bin", b"BETA version B");
+    s.ninja(&[]).ok();
+    assert_eq!(s.conversions(), 3, "B: two blobs and the pack are new");
+    tick();
+    s.write("assets/a/a.bin", b"alpha");
+    s.write("assets/b/b.bin", b"beta");
+    let run = s.ninja(&[]).ok();
+    let log = s.take_log();
+    assert!(!log.is_empty(), "{}", run.stdout);
+    assert!(log.iter().all(|(_, o)| o == "restored"), "third build restores, converts nothing: {log:?}");
+    for (f, bytes) in OUTPUTS.iter().zip(&first) {
+        assert_eq!(&s.read(f), bytes, "{f} equals the first build");
+    }
+    let e = s.json(&["explain", "a", "--json"]);
+    assert_eq!(e["how"], "restored");
+    assert_eq!(e["changes"][0]["field"], "sources[a.bin]");
+}
+
+#[test]
+fn a_second_worktree_sharing_the_cache_converts_nothing() {
+    let s = three();
+    let shared = s.path("assets/.prometeu/cache").to_str().unwrap().to_string();
+    let other = s.clone_assets();
+    other.packer(&["gen", &format!("--cache-dir={shared}")]).ok();
+    other.ninja(&[]).ok();
+    assert_eq!(other.conversions(), 0);
+    for f in OUTPUTS {
+        assert_eq!(other.read(f), s.read(f), "{f}");
+    }
+    // The same through the environment variable.
+    let third = s.clone_assets();
+    third.packer_env(&["gen"], &[("PACKER_CACHE_DIR", &shared)]).ok();
+    third.ninja(&[]).ok();
+    assert_eq!(third.conversions(), 0);
+}
+
+#[test]
+fn a_flipped_byte_in_a_cas_object_is_detected_and_rebuilt() {
+    let s = three();
+    tick();
+    s.write("assets/a/a.bin", b"ALPHA");
+    s.ninja(&[]).ok();
+    s.take_log();
+    // Corrupt the cached payload of the original `a`.
+    let digest = blake3::hash(b"alpha").to_hex().to_string();
+    let obj = s.path(&format!("assets/.prometeu/cache/cas/{}/{digest}", &digest[..2]));
+    let mut bytes = std::fs::read(&obj).unwrap();
+    bytes[0] ^= 0x01;
+    std::fs::write(&obj, bytes).unwrap();
+    tick();
+    s.write("assets/a/a.bin", b"alpha");
+    s.ninja(&[]).ok();
+    let log = s.take_log();
+    assert!(log.contains(&("asset/1".to_string(), "built".to_string())), "corrupt entry is a miss: {log:?}");
+    assert_eq!(Pa::parse(s.read("build/assets.pa")).payload("a"), b"alpha");
+    assert_eq!(std::fs::read(&obj).unwrap(), b"alpha", "rebuilt and stored again");
+}
+
+#[test]
+fn cache_verify_removes_corrupt_entries() {
+    let s = three();
+    assert!(s.packer(&["cache", "verify"]).ok().stdout.contains("cache ok"));
+    let digest = blake3::hash(b"beta").to_hex().to_string();
+    let obj = s.path(&format!("assets/.prometeu/cache/cas/{}/{digest}", &digest[..2]));
+    std::fs::write(&obj, b"betA").unwrap();
+    let r = s.packer(&["cache", "verify"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.contains(&digest), "{}", r.stdout);
+    assert!(!obj.exists());
+    // Its action entries now reference a missing blob: also removed.
+    let again = s.packer(&["cache", "verify"]);
+    assert!(again.stdout.contains("cache ok") || again.stdout.contains("references missing blob"), "{}", again.stdout);
+}
+
+#[test]
+fn gc_and_stats() {
+    let s = three();
+    let stats = s.json(&["cache", "stats", "--json"]);
+    assert_eq!(stats["ac_entries"], 4, "three blobs and the pack: {stats}");
+    assert!(stats["cas_objects"].as_u64().unwrap() >= 6);
+    let total = stats["total_bytes"].as_u64().unwrap();
+    s.packer(&["gc", "--max-size", &(total / 2).to_string()]).ok();
+    let after = s.json(&["cache", "stats", "--json"]);
+    assert!(after["total_bytes"].as_u64().unwrap() <= total / 2, "{after}");
+    s.packer(&["gc", "--max-age", "1h"]).ok();
+    assert!(s.json(&["cache", "stats", "--json"])["total_bytes"].as_u64().unwrap() > 0, "recent entries stay");
+    s.packer(&["gc", "--max-age", "0"]).ok();
+    assert_eq!(s.json(&["cache", "stats", "--json"])["total_bytes"], 0);
+    assert_eq!(s.packer(&["gc"]).code, 1, "gc needs a limit");
+}
+
+#[test]
+fn gc_evicts_least_recently_used_first() {
+    let s = Space::with_blobs(&[("a", "a.bin", b"alpha")]);
+    s.build();
+    tick();
+    s.write("assets/a/a.bin", b"second");
+    s.ninja(&[]).ok();
+    // Make every entry old, then use the first version again (restored: its entries are touched).
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for kind in ["cas", "ac", "ac-weak"] {
+        for shard in std::fs::read_dir(s.path(&format!("assets/.prometeu/cache/{kind}"))).unwrap() {
+            for f in std::fs::read_dir(shard.unwrap().path()).unwrap() {
+                std::fs::File::options().append(true).open(f.unwrap().path()).unwrap().set_modified(old).unwrap();
+            }
+        }
+    }
+    tick();
+    s.write("assets/a/a.bin", b"alpha");
+    s.ninja(&[]).ok();
+    s.packer(&["gc", "--max-age", "30m"]).ok();
+    let d = blake3::hash(b"alpha").to_hex().to_string();
+    let d2 = blake3::hash(b"second").to_hex().to_string();
+    assert!(s.exists(&format!("assets/.prometeu/cache/cas/{}/{d}", &d[..2])), "recently used stays");
+    assert!(!s.exists(&format!("assets/.prometeu/cache/cas/{}/{d2}", &d2[..2])), "unused is evicted");
+}
+
+#[test]
+fn status_says_what_will_run_and_why_before_building() {
+    let s = Space::with_blobs(&[("a", "a.bin", b"alpha"), ("b", "b.bin", b"beta")]);
+    let st = s.json(&["status", "--json"]);
+    assert!(st["actions"].as_array().unwrap().iter().all(|a| a["reasons"][0]["kind"] == "first-build"), "{st}");
+    s.build();
+    let st = s.json(&["status", "--json"]);
+    assert!(st["actions"].as_array().unwrap().iter().all(|a| a["will_run"] == false), "{st}");
+    s.take_log();
+
+    s.write("assets/a/a.bin", b"ALPHA");
+    let decl =
+        String::from_utf8(s.read("assets/b/asset.json")).unwrap().replace("\"enabled\": false", "\"enabled\": true");
+    s.write("assets/b/asset.json", decl.as_bytes());
+    let st = s.json(&["status", "--json"]);
+    let acts = st["actions"].as_array().unwrap();
+    assert_eq!(acts[0]["will_run"], true);
+    assert_eq!(acts[0]["expect"], "build");
+    assert_eq!(acts[0]["reasons"][0]["message"], "source a.bin changed");
+    assert_eq!(acts[1]["will_run"], false, "preload is not in the blob's key");
+    let pack: Vec<&str> =
+        acts[2]["reasons"].as_array().unwrap().iter().map(|r| r["message"].as_str().unwrap()).collect();
+    assert!(pack.contains(&"parameter assets[1].preload changed"), "{pack:?}");
+    assert!(pack.contains(&"dependency a changed"), "{pack:?}");
+    // Status wrote nothing: building afterwards still does the work.
+    s.ninja(&[]).ok();
+    assert_eq!(s.conversions(), 2);
+
+    // Back to the old content: available in the cache.
+    s.write("assets/a/a.bin", b"alpha");
+    let st = s.json(&["status", "--json"]);
+    assert_eq!(st["actions"][0]["expect"], "restore", "{st}");
+    let text = s.packer(&["status"]).ok().stdout;
+    assert!(text.contains("available in the cache"), "{text}");
+}
+
+#[test]
+fn status_reports_a_step_upgrade() {
+    let s = Space::with_blobs(&[("a", "a.bin", b"alpha")]);
+    s.build();
+    // Pretend the artifact was built by an older converter.
+    let mut rec: Value = serde_json::from_slice(&s.read("build/obj/1.rec")).unwrap();
+    rec["key"]["doc"]["step-version"] = "blob-0".into();
+    s.write("build/obj/1.rec", serde_json::to_string(&rec).unwrap().as_bytes());
+    rec["key"]["strong"] = "0".repeat(64).into();
+    s.write("build/obj/1.rec", serde_json::to_string(&rec).unwrap().as_bytes());
+    let st = s.json(&["status", "--json"]);
+    let msg = st["actions"][0]["reasons"][0]["message"].as_str().unwrap();
+    assert!(msg.starts_with("step upgraded"), "{msg}");
+}
+
+#[test]
+fn explain_shows_each_changed_field_and_how_the_output_was_obtained() {
+    let s = three();
+    let old = blake3::hash(b"beta").to_hex().to_string();
+    tick();
+    s.write("assets/b/b.bin", b"BETA!");
+    s.ninja(&[]).ok();
+    let e = s.json(&["explain", "b", "--json"]);
+    assert_eq!(e["how"], "built");
+    assert_eq!(e["last_run"], "built");
+    assert_eq!(e["changes"][0]["field"], "sources[b.bin]");
+    assert_eq!(e["changes"][0]["old"], old);
+    let text = s.packer(&["explain", "2"]).ok().stdout;
+    assert!(text.contains(&format!("sources[b.bin]: {}… → ", &old[..8])), "{text}");
+    assert!(text.contains("rebuilt"), "{text}");
+    let p = s.json(&["explain", "pack", "--json"]);
+    assert_eq!(p["changes"][0]["field"], "dependencies-strong[asset/2]");
+    let r = s.packer(&["explain", "nobody"]);
+    assert_eq!(r.code, 1);
+}
+
+#[test]
+fn verify_passes_on_a_good_build_and_reports_a_tampered_one() {
+    let s = three();
+    let ok = s.json(&["verify", "--json"]);
+    assert_eq!(ok["differences"], Value::Array(vec![]));
+    assert!(ok["compared"].as_u64().unwrap() >= 10);
+    s.write("build/obj/2.bin", b"tampered");
+    let r = s.packer(&["verify"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.contains("build/obj/2.bin: differs") && r.stdout.contains("(b)"), "{}", r.stdout);
+    assert!(r.stderr.contains("PK023"), "{}", r.stderr);
+}
+
+#[test]
+fn corrupt_fingerprints_are_rebuilt_silently() {
+    let s = three();
+    s.write("assets/.prometeu/cache/fingerprints.json", b"\x00not json");
+    let r = s.packer(&["gen"]).ok();
+    assert!(!r.stderr.contains("error"), "{}", r.stderr);
+    let fp: Value = serde_json::from_slice(&s.read("assets/.prometeu/cache/fingerprints.json")).unwrap();
+    assert_eq!(fp["files"]["assets/a/a.bin"]["blake3"], blake3::hash(b"alpha").to_hex().as_str());
+    std::fs::remove_file(s.path("assets/.prometeu/cache/fingerprints.json")).unwrap();
+    s.packer(&["gen"]).ok();
+    assert!(s.exists("assets/.prometeu/cache/fingerprints.json"));
+}
+
+#[test]
+fn fingerprints_skip_rehashing_unchanged_old_files() {
+    let s = three();
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+    for f in ["assets/a/a.bin", "assets/b/b.bin", "assets/c/c.bin"] {
+        std::fs::File::options().write(true).open(s.path(f)).unwrap().set_modified(old).unwrap();
+    }
+    s.packer(&["gen"]).ok();
+    let r = s.packer(&["gen"]).ok();
+    assert!(r.stderr.contains("0 files hashed"), "{}", r.stderr);
+    s.write("assets/b/b.bin", b"new");
+    let r = s.packer(&["gen"]).ok();
+    assert!(r.stderr.contains("1 files hashed"), "{}", r.stderr);
+}
