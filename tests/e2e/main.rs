@@ -19,5 +19,7 @@ mod diagnostics;
 mod gating;
 mod harness;
 mod names;
+mod nonstrict;
+mod random;
 mod steps;
 mod workspace;
