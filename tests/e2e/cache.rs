@@ -273,3 +273,29 @@ fn fingerprints_skip_rehashing_unchanged_old_files() {
     let r = s.packer(&["gen"]).ok();
     assert!(r.stderr.contains("1 files hashed"), "{}", r.stderr);
 }
+
+#[test]
+fn two_worktrees_building_at_once_share_one_cache_safely() {
+    let blobs: Vec<(String, String, Vec<u8>)> = (0..40)
+        .map(|i| (format!("set/a{i}"), format!("f{i}.bin"), format!("payload {}", i % 7).into_bytes()))
+        .collect();
+    let refs: Vec<(&str, &str, &[u8])> = blobs.iter().map(|(d, f, b)| (d.as_str(), f.as_str(), b.as_slice())).collect();
+    let a = Space::with_blobs(&refs);
+    let b = a.clone_assets();
+    let shared = a.path("shared cache");
+    let flag = format!("--cache-dir={}", shared.display());
+    a.packer(&["gen", &flag]).ok();
+    b.packer(&["gen", &flag]).ok();
+    let bin = crate::harness::ninja_bin();
+    let spawn = |s: &Space| std::process::Command::new(&bin).args(["-j", "16"]).current_dir(&s.dir).spawn().unwrap();
+    let (mut pa, mut pb) = (spawn(&a), spawn(&b));
+    assert!(pa.wait().unwrap().success() && pb.wait().unwrap().success());
+    for f in OUTPUTS {
+        assert_eq!(a.read(f), b.read(f), "{f}");
+    }
+    let v = a.packer(&["cache", "verify", &flag]).ok();
+    assert!(v.stdout.contains("cache ok"), "{}", v.stdout);
+    // Identical payloads share one CAS object.
+    let stats = a.json(&["cache", "stats", "--json", &flag]);
+    assert!(stats["cas_objects"].as_u64().unwrap() < 40 + 40, "{stats}");
+}
