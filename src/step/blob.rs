@@ -12,10 +12,10 @@ pub const STEP: &str = "blob";
 pub const VERSION: &str = "blob-1";
 
 pub fn run(o: &AssetStepOptions) -> anyhow::Result<Outcome> {
-    super::run_asset_step(o, own_key, |key, sources, obj_dir| {
-        let bytes = match (sources.as_slice(), key.doc.dependencies_weak.as_slice()) {
+    super::run_asset_step(o, own_key, |ctx| {
+        let bytes = match (ctx.sources.as_slice(), ctx.key.doc.dependencies_weak.as_slice()) {
             ([(_, bytes)], []) => bytes.clone(),
-            ([], [dep]) => read_dependency_payload(obj_dir, dep)?,
+            ([], [dep]) => read_dependency_payload(ctx.obj_dir, dep)?,
             _ => {
                 return fail(Diagnostic::error(
                     Code::PK015,
@@ -24,7 +24,12 @@ pub fn run(o: &AssetStepOptions) -> anyhow::Result<Outcome> {
                 ))
             }
         };
-        Ok(Converted { decoded_size: bytes.len() as u64, payload: bytes, metadata: serde_json::json!({}) })
+        Ok(Converted {
+            decoded_size: bytes.len() as u64,
+            payload: bytes,
+            metadata: serde_json::json!({}),
+            publish: None,
+        })
     })
 }
 

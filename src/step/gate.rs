@@ -1,0 +1,198 @@
+//! The gate of every step: decide up to date / restore / build, commit outputs atomically,
+//! keep the record beside them, store in the cache, and log the outcome.
+
+use super::read_record;
+use crate::cache::{self, Cache};
+use crate::canon;
+use crate::fsutil;
+use crate::keys::{self, KeyDoc, Keyed, Mode};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Size and BLAKE3 of one output, as recorded.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Digest {
+    pub size: u64,
+    pub blake3: String,
+}
+
+/// How the outputs a record describes came to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum How {
+    Built,
+    /// Restored from the action cache by strong key.
+    Restored,
+    /// Restored by weak key (non-strict): built against other dependency versions.
+    RestoredWeak,
+}
+
+/// What a step records beside its outputs (and, without the local fields, in the cache).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub key: Keyed,
+    /// Output label → digest.
+    pub outputs: BTreeMap<String, Digest>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub how: Option<How>,
+    /// The key document of the build before this one, for `packer explain`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<KeyDoc>,
+}
+
+impl Record {
+    /// The record as the cache stores it: key and outputs only.
+    pub fn entry(&self) -> Record {
+        Record { key: self.key.clone(), outputs: self.outputs.clone(), how: None, previous: None }
+    }
+}
+
+/// One output of a step: a label used in the record and its path.
+pub struct Output {
+    pub label: &'static str,
+    pub path: PathBuf,
+}
+
+/// What one step run did; appended to `<obj-dir>/steps.log` as a JSON line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    UpToDate,
+    /// Non-strict: the local artifact matches the weak key.
+    UpToDateWeak,
+    Restored,
+    RestoredWeak,
+    Built,
+}
+
+/// The log of step runs in an object directory.
+pub fn log_path(obj_dir: &Path) -> PathBuf {
+    obj_dir.join("steps.log")
+}
+
+/// One action's gate: where its record and outputs are, which cache and mode apply.
+pub struct Gate {
+    /// Stable action name (`asset/<id>` or `pack`), for the log.
+    pub action: String,
+    pub record: PathBuf,
+    pub outputs: Vec<Output>,
+    pub cache: Option<Cache>,
+    pub mode: Mode,
+    pub obj_dir: PathBuf,
+}
+
+impl Gate {
+    /// Runs the gate for `key`. `build` gets the key and returns the key it actually built
+    /// from (re-keyed if a source changed since gen) and the output bytes in `outputs` order.
+    pub fn run(
+        &self,
+        key: Keyed,
+        build: impl FnOnce(Keyed) -> anyhow::Result<(Keyed, Vec<Vec<u8>>)>,
+    ) -> anyhow::Result<Outcome> {
+        let local = read_record(&self.record);
+        let strong = key.strong.clone();
+        let outcome = self.decide(&key, local.as_ref())?;
+        let outcome = match outcome {
+            Some(o) => o,
+            None => {
+                let (key, bytes) = build(key)?;
+                let rec = self.commit(key, &bytes, How::Built, local.as_ref())?;
+                if let Some(c) = &self.cache {
+                    if let Err(e) = c.put(&rec, &bytes) {
+                        eprintln!("packer: warning: could not store {} in the cache: {e:#}", self.action);
+                    }
+                }
+                Outcome::Built
+            }
+        };
+        self.log(outcome, &strong);
+        Ok(outcome)
+    }
+
+    /// Up to date, or restored from the cache; `None` means it must build.
+    fn decide(&self, key: &Keyed, local: Option<&Record>) -> anyhow::Result<Option<Outcome>> {
+        if let Some(r) = local {
+            if r.key.strong == key.strong && self.intact(r) {
+                return Ok(Some(Outcome::UpToDate));
+            }
+            if self.mode == Mode::NonStrict && r.key.weak == key.weak && self.intact(r) {
+                return Ok(Some(Outcome::UpToDateWeak));
+            }
+        }
+        let Some(c) = &self.cache else {
+            return Ok(None);
+        };
+        let mut lookups = vec![(cache::Kind::Ac, key.strong.as_str(), How::Restored, Outcome::Restored)];
+        if self.mode == Mode::NonStrict {
+            lookups.push((cache::Kind::AcWeak, key.weak.as_str(), How::RestoredWeak, Outcome::RestoredWeak));
+        }
+        for (kind, k, how, outcome) in lookups {
+            let Some((rec, blobs)) = c.get(kind, k) else {
+                continue;
+            };
+            let labels: Vec<&str> = rec.outputs.keys().map(String::as_str).collect();
+            let mut want: Vec<&str> = self.outputs.iter().map(|o| o.label).collect();
+            want.sort();
+            if labels != want {
+                continue;
+            }
+            // Blobs come in label order; put them in output order.
+            let bytes: Vec<Vec<u8>> = self
+                .outputs
+                .iter()
+                .map(|o| blobs[labels.iter().position(|l| *l == o.label).unwrap_or(0)].clone())
+                .collect();
+            self.commit(rec.key, &bytes, how, local)?;
+            return Ok(Some(outcome));
+        }
+        Ok(None)
+    }
+
+    fn intact(&self, r: &Record) -> bool {
+        r.outputs.len() == self.outputs.len()
+            && self.outputs.iter().all(|o| r.outputs.get(o.label).is_some_and(|d| intact(&o.path, d)))
+    }
+
+    /// Writes each output whose bytes changed, then the record.
+    fn commit(&self, key: Keyed, bytes: &[Vec<u8>], how: How, local: Option<&Record>) -> anyhow::Result<Record> {
+        let mut digests = BTreeMap::new();
+        for (o, b) in self.outputs.iter().zip(bytes) {
+            fsutil::write_if_changed(&o.path, b)?;
+            digests.insert(o.label.to_string(), Digest { size: b.len() as u64, blake3: keys::hash_bytes(b) });
+        }
+        let previous = match local {
+            Some(l) if l.key.strong != key.strong => Some(l.key.doc.clone()),
+            Some(l) => l.previous.clone(),
+            None => None,
+        };
+        let rec = Record { key, outputs: digests, how: Some(how), previous };
+        fsutil::write_if_changed(&self.record, &canon::to_vec(&rec)?)?;
+        Ok(rec)
+    }
+
+    fn log(&self, outcome: Outcome, strong: &str) {
+        append_log(&self.obj_dir, &serde_json::json!({"action": self.action, "outcome": outcome, "strong": strong}));
+    }
+}
+
+/// Appends one JSON line to the step log (a single write on an O_APPEND file, so parallel
+/// steps never interleave within a line). Best effort: logging never fails a step.
+pub(crate) fn append_log(obj_dir: &Path, line: &serde_json::Value) {
+    let mut text = line.to_string();
+    text.push('\n');
+    let _ = std::fs::create_dir_all(obj_dir);
+    if let Ok(mut f) = std::fs::File::options().create(true).append(true).open(log_path(obj_dir)) {
+        let _ = f.write_all(text.as_bytes());
+    }
+}
+
+/// Whether the file at `path` has the recorded size and BLAKE3.
+
+pub(crate) fn intact(path: &Path, d: &Digest) -> bool {
+    match std::fs::read(path) {
+        Ok(bytes) => bytes.len() as u64 == d.size && keys::hash_bytes(&bytes) == d.blake3,
+        Err(_) => false,
+    }
+}
