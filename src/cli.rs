@@ -46,6 +46,9 @@ enum Cmd {
         /// Input file, relative to DIR (repeatable; default: every file in DIR).
         #[arg(long = "source", value_name = "FILE")]
         sources: Vec<String>,
+        /// For a tilemap: the tile_bank whose PNGs its tilesets use.
+        #[arg(long, value_name = "BANK")]
+        tiles: Option<String>,
     },
     /// Register an existing asset.json that the registry does not list.
     Adopt { dir: PathBuf },
@@ -192,6 +195,17 @@ enum StepCmd {
     /// metadata) and OUT.rec (the key it was built from). Without --key, computes the key from
     /// ROOT/asset.json. Exits at once when the outputs are intact and match the key.
     Blob(AssetStepArgs),
+    /// TILES/indexed_v1: decode each PNG of a tile_bank to 4-bit indices (cached per PNG,
+    /// in parallel) and assemble the 256×256 sheet and 64 palettes. Same outputs as blob; the
+    /// .json also publishes which tile ids each PNG received.
+    Tiles(AssetStepArgs),
+    /// SOUNDS/pcm16le_v1: convert each WAV of a sound_bank to mono signed 16-bit at the
+    /// bank's sample_rate (cached per WAV, in parallel) and concatenate them.
+    Sounds(AssetStepArgs),
+    /// TILEMAP/u16_v1: encode every tile layer of a Tiled map (.tmx/.tmj) against the tile
+    /// bank it references (whose artifact must be built). Without --key, run it from the
+    /// project directory.
+    Tilemap(AssetStepArgs),
     /// Assemble assets.pa, asset_table.json, preload.json and asset_table_metadata.json in
     /// OUT_DIR from the artifacts in OBJ_DIR (listed in RSP when given). Without --key,
     /// computes the key from the workspace and the artifacts' records.
@@ -228,6 +242,18 @@ struct AssetStepArgs {
     cache: Option<PathBuf>,
 }
 
+impl AssetStepArgs {
+    fn resolve(self, dir: &std::path::Path) -> step::AssetStepOptions {
+        step::AssetStepOptions {
+            key: self.key.map(|k| dir.join(k)),
+            root: dir.join(self.root),
+            out: dir.join(self.out),
+            cache: self.cache.map(|c| dir.join(c)),
+            project: dir.to_path_buf(),
+        }
+    }
+}
+
 fn parse_type(s: &str) -> Result<AssetType, String> {
     AssetType::parse(s).ok_or_else(|| {
         let known: Vec<_> = AssetType::ALL.iter().map(|t| t.name()).collect();
@@ -260,8 +286,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let dir = cli.project_dir.unwrap_or_else(|| PathBuf::from("."));
     match cli.cmd {
         Cmd::Init => commands::init(&dir),
-        Cmd::Add { dir: d, ty, name, sources } => {
-            commands::add(&dir, &commands::AddOptions { dir: d, ty, name, sources })
+        Cmd::Add { dir: d, ty, name, sources, tiles } => {
+            commands::add(&dir, &commands::AddOptions { dir: d, ty, name, sources, tiles })
         }
         Cmd::Adopt { dir: d } => commands::adopt(&dir, &d),
         Cmd::Forget { asset } => commands::forget(&dir, &asset),
@@ -281,14 +307,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Cmd::Step(StepCmd::Blob(a)) => step::blob::run(&step::AssetStepOptions {
-            key: a.key.map(|k| dir.join(k)),
-            root: dir.join(a.root),
-            out: dir.join(a.out),
-            cache: a.cache.map(|c| dir.join(c)),
-            project: dir.clone(),
-        })
-        .map(drop),
+        Cmd::Step(StepCmd::Blob(a)) => step::blob::run(&a.resolve(&dir)).map(drop),
+        Cmd::Step(StepCmd::Tiles(a)) => step::tiles::run(&a.resolve(&dir)).map(drop),
+        Cmd::Step(StepCmd::Sounds(a)) => step::sounds::run(&a.resolve(&dir)).map(drop),
+        Cmd::Step(StepCmd::Tilemap(a)) => step::tilemap::run(&a.resolve(&dir)).map(drop),
         Cmd::Step(StepCmd::Pack { key, rsp, obj_dir, out_dir, cache }) => step::pack::run(&step::pack::Options {
             key: key.map(|k| dir.join(k)),
             rsp: rsp.map(|r| dir.join(r)),

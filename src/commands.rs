@@ -60,6 +60,8 @@ pub struct AddOptions {
     pub ty: AssetType,
     pub name: Option<String>,
     pub sources: Vec<String>,
+    /// For a tilemap: the name of its tile_bank.
+    pub tiles: Option<String>,
 }
 
 /// `packer add`: writes an asset.json when none exists, then registers the directory.
@@ -87,27 +89,89 @@ pub fn add(dir: &Path, o: &AddOptions) -> anyhow::Result<()> {
 
 /// The inputs a new declaration lists: `--source` files, else every file of the directory.
 fn default_inputs(rdir: &Path, o: &AddOptions) -> anyhow::Result<BTreeMap<String, Vec<String>>> {
-    let mut files = o.sources.clone();
-    if files.is_empty() {
-        if let Ok(entries) = std::fs::read_dir(rdir) {
-            for e in entries.flatten() {
-                let n = e.file_name().to_string_lossy().to_string();
-                if e.path().is_file() && n != decl::FILE && !n.starts_with('.') {
-                    files.push(n);
-                }
+    let files = if o.sources.is_empty() { files_below(rdir, rdir) } else { o.sources.clone() };
+    let with_ext = |exts: &[&str]| -> Vec<String> {
+        files.iter().filter(|f| exts.iter().any(|e| f.to_ascii_lowercase().ends_with(e))).cloned().collect()
+    };
+    let need = |role: &str, list: &Vec<String>, what: &str| -> anyhow::Result<()> {
+        if list.is_empty() {
+            return fail(Diagnostic::error(
+                Code::PK015,
+                format!("no {what} found for inputs.{role} in {}", rdir.display()),
+                format!("put the {what} in the directory, or pass --source <file>"),
+            ));
+        }
+        Ok(())
+    };
+    let mut inputs = BTreeMap::new();
+    match o.ty {
+        AssetType::Blob => {
+            if files.len() != 1 {
+                return fail(Diagnostic::error(
+                    Code::PK015,
+                    format!("a blob needs exactly one source file, found {} in {}", files.len(), rdir.display()),
+                    "put one file in the directory, or pass --source <file>",
+                ));
+            }
+            inputs.insert("source".to_string(), files);
+        }
+        AssetType::TileBank => {
+            let pngs = with_ext(&[".png"]);
+            need("tiles", &pngs, "PNG files")?;
+            inputs.insert("tiles".to_string(), pngs);
+            let palettes = with_ext(&[".json"]);
+            if !palettes.is_empty() {
+                inputs.insert("palettes".to_string(), palettes);
             }
         }
-        files.sort();
+        AssetType::SoundBank => {
+            let wavs = with_ext(&[".wav"]);
+            need("samples", &wavs, "WAV files")?;
+            inputs.insert("samples".to_string(), wavs);
+        }
+        AssetType::Tilemap => {
+            let maps = with_ext(&[".tmx", ".tmj"]);
+            if maps.len() != 1 {
+                return fail(Diagnostic::error(
+                    Code::PK015,
+                    format!("a tilemap needs exactly one .tmx or .tmj map, found {} in {}", maps.len(), rdir.display()),
+                    "put one map in the directory, or pass --source <map>",
+                ));
+            }
+            let Some(bank) = &o.tiles else {
+                return fail(Diagnostic::error(
+                    Code::PK015,
+                    "a tilemap needs the tile_bank its tilesets use",
+                    "pass --tiles <tile_bank name>",
+                ));
+            };
+            inputs.insert("map".to_string(), maps);
+            inputs.insert("tiles".to_string(), vec![format!("@asset:{bank}")]);
+        }
     }
-    let role = o.ty.roles()[0];
-    if o.ty == AssetType::Blob && files.len() != 1 {
-        return fail(Diagnostic::error(
-            Code::PK015,
-            format!("a blob needs exactly one source file, found {} in {}", files.len(), rdir.display()),
-            "put one file in the directory, or pass --source <file>",
-        ));
+    Ok(inputs)
+}
+
+/// Every regular, non-hidden file below `dir` except asset.json, relative to `base`, sorted.
+fn files_below(base: &Path, dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else { return out };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        let path = e.path();
+        if name.starts_with('.') || name == decl::FILE {
+            continue;
+        }
+        if path.is_dir() {
+            out.extend(files_below(base, &path));
+        } else if path.is_file() {
+            if let Some(r) = path.strip_prefix(base).ok().and_then(RelPath::from_path) {
+                out.push(r.to_string());
+            }
+        }
     }
-    Ok(BTreeMap::from([(role.to_string(), files)]))
+    out.sort();
+    out
 }
 
 /// `packer adopt`: registers an existing asset.json, allocating the next id.

@@ -195,7 +195,7 @@ impl Parser<'_> {
                 self.schema("`build` must be an object of hints");
             }
         }
-        Some(Declaration {
+        let decl = Declaration {
             asset_uuid: uuid?,
             name: name?,
             ty: ty?,
@@ -203,7 +203,12 @@ impl Parser<'_> {
             codec,
             metadata,
             preload: preload?,
-        })
+        };
+        // Shape errors would only repeat an earlier one (an input dropped as invalid).
+        if !self.diags.iter().any(|d| d.blocking) {
+            self.shape(&decl);
+        }
+        Some(decl)
     }
 
     fn inputs(&mut self, v: Option<&Value>, ty: Option<AssetType>) -> Option<BTreeMap<String, Vec<InputRef>>> {
@@ -319,6 +324,116 @@ impl Parser<'_> {
         m
     }
 
+    fn shape_error(&mut self, code: Code, msg: impl Into<String>, fix: impl Into<String>) {
+        self.error(code, msg, fix);
+    }
+
+    /// The inputs and parameters each type needs (SPEC §3): counts, file kinds, ranges.
+    fn shape(&mut self, d: &Declaration) {
+        let files = |role: &str| {
+            d.inputs.get(role).map(|l| l.iter().filter(|i| matches!(i, InputRef::File(_))).count()).unwrap_or(0)
+        };
+        let refs = |role: &str| d.inputs.get(role).map(|l| l.len()).unwrap_or(0) - files(role);
+        let m = &d.metadata;
+        match d.ty {
+            AssetType::Blob => {
+                let n = d.inputs.get("source").map(Vec::len).unwrap_or(0);
+                if n != 1 {
+                    self.shape_error(
+                        Code::PK015,
+                        format!("a blob takes exactly one file in inputs.source, found {n}"),
+                        "list exactly one file: \"inputs\": {\"source\": [\"data.bin\"]} (or one \"@asset:<name>\")",
+                    );
+                }
+            }
+            AssetType::TileBank => {
+                if files("tiles") == 0 || refs("tiles") + refs("palettes") > 0 {
+                    self.shape_error(Code::PK015, "a tile_bank takes one or more PNG files in inputs.tiles (and palette files in inputs.palettes)",
+                        "list the PNGs: \"inputs\": {\"tiles\": [\"hero.png\"]}");
+                }
+                if !matches!(m.get("tile_size").and_then(Value::as_u64), Some(8 | 16 | 32)) {
+                    self.param(
+                        "tile_size must be 8, 16 or 32",
+                        "set output.metadata.tile_size to 8, 16 or 32 (default 16)",
+                    );
+                }
+                self.palette_of(d);
+            }
+            AssetType::SoundBank => {
+                if files("samples") == 0 || refs("samples") > 0 {
+                    self.shape_error(
+                        Code::PK015,
+                        "a sound_bank takes one or more WAV files in inputs.samples",
+                        "list the WAVs: \"inputs\": {\"samples\": [\"jump.wav\"]}",
+                    );
+                }
+                if !matches!(m.get("sample_rate").and_then(Value::as_u64), Some(22050 | 44100 | 48000)) {
+                    self.param(
+                        "sample_rate must be 22050, 44100 or 48000",
+                        "set output.metadata.sample_rate (default 22050)",
+                    );
+                }
+                if !matches!(m.get("resample").and_then(Value::as_str), Some("none" | "linear")) {
+                    self.param(
+                        "resample must be \"linear\" or \"none\"",
+                        "set output.metadata.resample to \"linear\" to convert other rates",
+                    );
+                }
+            }
+            AssetType::Tilemap => {
+                let map_ok = files("map") == 1
+                    && refs("map") == 0
+                    && d.inputs["map"].iter().all(|i| i.declared().ends_with(".tmx") || i.declared().ends_with(".tmj"));
+                if !map_ok {
+                    self.shape_error(
+                        Code::PK015,
+                        "a tilemap takes exactly one Tiled map (.tmx or .tmj) in inputs.map",
+                        "\"inputs\": {\"map\": [\"level1.tmx\"], \"tiles\": [\"@asset:<tile_bank name>\"]}",
+                    );
+                }
+                if refs("tiles") != 1 || files("tiles") != 0 {
+                    self.shape_error(
+                        Code::PK015,
+                        "a tilemap takes exactly one \"@asset:<tile_bank name>\" in inputs.tiles",
+                        "\"inputs\": {\"map\": [\"level1.tmx\"], \"tiles\": [\"@asset:<tile_bank name>\"]}",
+                    );
+                }
+            }
+        }
+    }
+
+    fn param(&mut self, msg: &str, fix: &str) {
+        self.error(Code::PK024, msg, fix);
+    }
+
+    /// `palette_of` maps a `tiles` input to a palette id that exists.
+    fn palette_of(&mut self, d: &Declaration) {
+        let Some(map) = d.metadata.get("palette_of").and_then(Value::as_object) else {
+            self.param(
+                "palette_of must be an object mapping a tiles input to a palette id",
+                "e.g. \"palette_of\": {\"hero.png\": 1}",
+            );
+            return;
+        };
+        let palettes = d.inputs.get("palettes").map(Vec::len).unwrap_or(0).max(1) as u64;
+        let tiles: Vec<String> =
+            d.inputs.get("tiles").map(|l| l.iter().map(InputRef::declared).collect()).unwrap_or_default();
+        for (input, id) in map {
+            if !tiles.contains(input) {
+                self.param(
+                    &format!("palette_of names `{input}`, which is not in inputs.tiles"),
+                    "use the path exactly as listed in inputs.tiles",
+                );
+            }
+            if id.as_u64().is_none_or(|i| i >= palettes) {
+                self.param(
+                    &format!("palette_of[{input}] = {id} is not a palette id (0..{palettes})"),
+                    "palette ids follow inputs.palettes order, from 0",
+                );
+            }
+        }
+    }
+
     fn preload(&mut self, v: Option<&Value>) -> Option<bool> {
         match v {
             Some(Value::Object(p)) => {
@@ -380,10 +495,7 @@ mod tests {
     #[test]
     fn each_problem_has_its_code() {
         assert_eq!(codes("{not json"), ["PK003"]);
-        assert_eq!(
-            codes(&GOOD.replace("\"blob\"", "\"video\"")),
-            ["PK010", "PK003"].iter().take(1).copied().collect::<Vec<_>>()
-        );
+        assert_eq!(codes(&GOOD.replace("\"blob\"", "\"video\"")), ["PK010"]);
         assert_eq!(codes(&GOOD.replace("\"NONE\"", "\"LZ4\"")), ["PK012"]);
         assert_eq!(codes(&GOOD.replace("BLOB/raw_v1", "BLOB/raw_v2")), ["PK011"]);
         assert_eq!(codes(&GOOD.replace("a.bin", "../a.bin")), ["PK013"]);

@@ -54,6 +54,40 @@ pub enum Code {
     PK022,
     /// `packer verify` found outputs that differ from a clean build.
     PK023,
+    /// An `output.metadata` parameter is out of range.
+    PK024,
+    /// A reference names an asset of the wrong type.
+    PK025,
+    /// A discovered dependency (external tileset) is missing or outside the asset root.
+    PK026,
+    /// PNG: corrupt, truncated or unsupported.
+    PK030,
+    /// PNG: a palette index of 16 or more.
+    PK031,
+    /// PNG: a colour that is not in the palette.
+    PK032,
+    /// PNG: size is not a multiple of the tile size.
+    PK033,
+    /// Tile bank over capacity.
+    PK034,
+    /// Palette file invalid, or too many palettes.
+    PK035,
+    /// WAV: corrupt or truncated.
+    PK036,
+    /// WAV: unsupported sample format or channel count.
+    PK037,
+    /// WAV: sample rate differs from the target and resampling is off.
+    PK038,
+    /// Tiled: syntax error.
+    PK039,
+    /// Tiled: unsupported feature (orientation, infinite map, compression).
+    PK040,
+    /// Tiled: layer data invalid.
+    PK041,
+    /// Tiled: external tileset unreadable or invalid.
+    PK042,
+    /// Tiled: a cell cannot be mapped to the tile bank.
+    PK043,
 }
 
 impl Code {
@@ -82,6 +116,23 @@ impl Code {
             Code::PK021 => "PK021",
             Code::PK022 => "PK022",
             Code::PK023 => "PK023",
+            Code::PK024 => "PK024",
+            Code::PK025 => "PK025",
+            Code::PK026 => "PK026",
+            Code::PK030 => "PK030",
+            Code::PK031 => "PK031",
+            Code::PK032 => "PK032",
+            Code::PK033 => "PK033",
+            Code::PK034 => "PK034",
+            Code::PK035 => "PK035",
+            Code::PK036 => "PK036",
+            Code::PK037 => "PK037",
+            Code::PK038 => "PK038",
+            Code::PK039 => "PK039",
+            Code::PK040 => "PK040",
+            Code::PK041 => "PK041",
+            Code::PK042 => "PK042",
+            Code::PK043 => "PK043",
         }
     }
 }

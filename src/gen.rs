@@ -75,13 +75,13 @@ pub struct Report {
     pub ninja_written: bool,
 }
 
-/// The step kind that builds an asset.
-fn step_of(a: &Asset) -> (&'static str, &'static str) {
-    match a.decl.ty {
-        // The workspace stage refuses the types whose steps do not exist yet.
-        AssetType::Blob | AssetType::TileBank | AssetType::SoundBank | AssetType::Tilemap => {
-            (step::blob::STEP, step::blob::VERSION)
-        }
+/// The step kind that builds an asset, and its version.
+pub fn step_of(ty: AssetType) -> (&'static str, &'static str) {
+    match ty {
+        AssetType::Blob => (step::blob::STEP, step::blob::VERSION),
+        AssetType::TileBank => (step::tiles::STEP, step::tiles::VERSION),
+        AssetType::SoundBank => (step::sounds::STEP, step::sounds::VERSION),
+        AssetType::Tilemap => (step::tilemap::STEP, step::tilemap::VERSION),
     }
 }
 
@@ -162,8 +162,13 @@ fn compute_keys(ws: &Workspace, g: &graph::Graph, fp: &mut Fingerprints) -> anyh
             .iter()
             .map(|&d| (ws.assets[d].id, keyed[d].as_ref().map(|k| k.strong.clone()).unwrap_or_default()))
             .collect();
-        let (step, version) = step_of(a);
-        keyed[i] = Some(keys::asset_doc(step, version, &a.decl, sources[i].clone(), &deps).keyed());
+        let (step, version) = step_of(a.decl.ty);
+        let mut doc = keys::asset_doc(step, version, &a.decl, sources[i].clone(), &deps);
+        if a.decl.ty == AssetType::Tilemap {
+            let bank = g.deps[i].first().map(|&d| ws.assets[d].root.to_string()).unwrap_or_default();
+            step::tilemap::complete_key(&mut doc, a.root.as_str(), &bank);
+        }
+        keyed[i] = Some(doc.keyed());
     }
     Ok(keyed.into_iter().flatten().collect())
 }
@@ -187,7 +192,7 @@ fn plan(ws: &Workspace, g: &graph::Graph, opts: &Options) -> anyhow::Result<Plan
             .collect();
         let n = sources.len();
         edges.push(AssetEdge {
-            kind: step_of(a).0,
+            kind: step_of(a.decl.ty).0,
             desc: format!("{} {} ({n} input{})", a.decl.ty.bank_type(), a.decl.name, if n == 1 { "" } else { "s" }),
             key_file: format!("{keys_dir}/{}.key", a.id),
             prefix: format!("{obj}/{}", a.id),

@@ -14,6 +14,7 @@ pub mod decl;
 pub mod diag;
 pub mod escape;
 pub mod fingerprint;
+pub mod formats;
 pub mod fsutil;
 pub mod gen;
 pub mod graph;

@@ -3,6 +3,7 @@
 
 use crate::decl::{self, AssetType, Declaration, InputRef};
 use crate::diag::{Code, Diagnostic, Diagnostics};
+use crate::formats::tiled;
 use crate::registry::Registry;
 use crate::relpath::RelPath;
 use std::collections::HashMap;
@@ -18,11 +19,19 @@ pub struct Asset {
     /// Root relative to the assets directory.
     pub root: RelPath,
     pub decl: Declaration,
+    /// Files found while reading the declared inputs (a map's external tilesets), relative
+    /// to the root: sources like the declared ones, but not listed in asset.json.
+    pub discovered: Vec<RelPath>,
 }
 
 impl Asset {
     /// Every input file, in role order then declared order, relative to the asset root.
     pub fn files(&self) -> impl Iterator<Item = &RelPath> {
+        self.declared_files().chain(&self.discovered)
+    }
+
+    /// The input files asset.json lists, in role order then declared order.
+    pub fn declared_files(&self) -> impl Iterator<Item = &RelPath> {
         self.decl.inputs.values().flatten().filter_map(|i| match i {
             InputRef::File(p) => Some(p),
             InputRef::Asset(_) => None,
@@ -105,13 +114,19 @@ impl Workspace {
                 continue;
             }
             // Excluded assets still take part in name uniqueness, so keep them until then.
-            assets.push((Asset { id: entry.asset_id, root: entry.root.clone(), decl }, entry.included_in_build));
+            assets.push((
+                Asset { id: entry.asset_id, root: entry.root.clone(), decl, discovered: Vec::new() },
+                entry.included_in_build,
+            ));
         }
         check_names(assets.iter().map(|(a, _)| a), &mut diags);
         let mut assets: Vec<Asset> = assets.into_iter().filter_map(|(a, inc)| inc.then_some(a)).collect();
         assets.sort_by_key(|a| a.id);
-        for a in &assets {
+        for a in &mut assets {
             check_inputs(dir, a, &mut diags);
+            if a.decl.ty == AssetType::Tilemap {
+                a.discovered = discover(dir, a, &mut diags);
+            }
         }
         check_refs(&assets, &mut diags);
         Ok(Workspace { dir: dir.to_path_buf(), registry, assets, diags })
@@ -181,30 +196,6 @@ fn check_names<'a>(assets: impl Iterator<Item = &'a Asset>, diags: &mut Diagnost
 fn check_inputs(dir: &Path, a: &Asset, diags: &mut Diagnostics) {
     let decl_file = a.root_in_project().join(&rel(decl::FILE));
     let name = &a.decl.name;
-    if a.decl.ty != AssetType::Blob {
-        diags.push(
-            Diagnostic::error(
-                Code::PK010,
-                format!("type `{}` is not built by this version of packer yet", a.decl.ty.name()),
-                "use type `blob`, or set included_in_build to false until the type is supported",
-            )
-            .file(&decl_file)
-            .asset(name),
-        );
-        return;
-    }
-    let sources = a.decl.inputs.get("source").map(Vec::len).unwrap_or(0);
-    if sources != 1 {
-        diags.push(
-            Diagnostic::error(
-                Code::PK015,
-                format!("a blob takes exactly one file in inputs.source, found {sources}"),
-                "list exactly one file: \"inputs\": {\"source\": [\"data.bin\"]}",
-            )
-            .file(&decl_file)
-            .asset(name),
-        );
-    }
     let root = a.root_in_project().under(dir);
     let canon_root = std::fs::canonicalize(&root).ok();
     for f in a.files() {
@@ -265,18 +256,98 @@ fn check_inputs(dir: &Path, a: &Asset, diags: &mut Diagnostics) {
 
 fn check_refs(assets: &[Asset], diags: &mut Diagnostics) {
     for a in assets {
-        for r in a.asset_refs() {
-            if !assets.iter().any(|b| b.decl.name == r) {
-                diags.push(
-                    Diagnostic::error(
-                        Code::PK017,
-                        format!("`@asset:{r}` names no registered asset included in the build"),
-                        "register that asset, or fix the name",
-                    )
-                    .file(a.root_in_project().join(&rel(decl::FILE)))
-                    .asset(&a.decl.name),
-                );
+        for (role, list) in &a.decl.inputs {
+            for r in list.iter().filter_map(|i| if let InputRef::Asset(n) = i { Some(n) } else { None }) {
+                let target = assets.iter().find(|b| &b.decl.name == r);
+                let file = a.root_in_project().join(&rel(decl::FILE));
+                match target {
+                    None => diags.push(
+                        Diagnostic::error(
+                            Code::PK017,
+                            format!("`@asset:{r}` names no registered asset included in the build"),
+                            "register that asset, or fix the name",
+                        )
+                        .file(file)
+                        .asset(&a.decl.name),
+                    ),
+                    Some(t)
+                        if a.decl.ty == AssetType::Tilemap && role == "tiles" && t.decl.ty != AssetType::TileBank =>
+                    {
+                        diags.push(
+                            Diagnostic::error(
+                                Code::PK025,
+                                format!(
+                                    "`@asset:{r}` is a {}, but a tilemap's tiles must be a tile_bank",
+                                    t.decl.ty.name()
+                                ),
+                                "reference the tile_bank whose PNGs the map's tilesets use",
+                            )
+                            .file(file)
+                            .asset(&a.decl.name),
+                        )
+                    }
+                    Some(_) => {}
+                }
             }
         }
     }
+}
+
+/// A tilemap's external tilesets (`.tsx`), found by reading its map: they must exist inside
+/// the asset root. Problems reading the map itself are left to the step, which reports them
+/// with the file and line.
+fn discover(dir: &Path, a: &Asset, diags: &mut Diagnostics) -> Vec<RelPath> {
+    let root = a.root_in_project();
+    let mut found = Vec::new();
+    for map in a.declared_files() {
+        let Ok(bytes) = std::fs::read(map.under(&root.under(dir))) else { continue };
+        let Ok(list) = tiled::external_tilesets(&bytes, map.file_name()) else { continue };
+        let map_dir = map.as_str().rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+        for tsx in list {
+            let joined = if map_dir.is_empty() { tsx.clone() } else { format!("{map_dir}/{tsx}") };
+            let resolved = normalize(&joined).and_then(|p| RelPath::parse(&p).ok());
+            let shown = format!("{root}/{joined}");
+            match resolved {
+                Some(p) if p.under(&root.under(dir)).is_file() => {
+                    if !found.contains(&p) {
+                        found.push(p);
+                    }
+                }
+                Some(_) => diags.push(
+                    Diagnostic::error(
+                        Code::PK026,
+                        format!("external tileset `{tsx}` referenced by {map} does not exist"),
+                        "restore the .tsx file, or embed the tileset in the map",
+                    )
+                    .file(shown)
+                    .asset(&a.decl.name),
+                ),
+                None => diags.push(
+                    Diagnostic::error(
+                        Code::PK026,
+                        format!("external tileset `{tsx}` referenced by {map} is outside the asset root"),
+                        "move the .tsx into the tilemap's directory, or embed the tileset in the map",
+                    )
+                    .file(shown)
+                    .asset(&a.decl.name),
+                ),
+            }
+        }
+    }
+    found
+}
+
+/// Lexically resolves `.` and `..` in a `/`-separated relative path; `None` if it leaves.
+pub fn normalize(p: &str) -> Option<String> {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            c => parts.push(c),
+        }
+    }
+    Some(parts.join("/"))
 }

@@ -47,6 +47,8 @@ pub type Sources = Vec<(String, Vec<u8>)>;
 /// Everything a conversion may use.
 pub struct Ctx<'a> {
     pub key: &'a Keyed,
+    /// The asset root, for naming files in diagnostics.
+    pub root: &'a Path,
     pub sources: &'a Sources,
     /// Where dependency artifacts are (`<obj_dir>/<id>.bin`, `.json`).
     pub obj_dir: &'a Path,
@@ -163,7 +165,7 @@ pub fn run_asset_step(
     gate.run(doc.keyed(), |key| {
         let (key, sources) = read_sources(&o.root, key)?;
         let inputs = cache.unwrap_or_else(|| Cache::new(obj_dir.join("inputs")));
-        let ctx = Ctx { key: &key, sources: &sources, obj_dir: &obj_dir, action, inputs };
+        let ctx = Ctx { key: &key, root: &o.root, sources: &sources, obj_dir: &obj_dir, action, inputs };
         let c = convert(&ctx)?;
         let mut meta = serde_json::json!({"decoded_size": c.decoded_size, "metadata": c.metadata});
         if let Some(p) = c.publish {
@@ -199,6 +201,27 @@ fn read_sources(root: &Path, key: Keyed) -> anyhow::Result<(Keyed, Sources)> {
     }
     let key = if doc == key.doc { key } else { doc.keyed() };
     Ok((key, sources))
+}
+
+/// The key of an asset computed from its declaration, for a step run by hand (or whose key
+/// file is damaged): hashes the declared inputs and resolves `@asset:` references.
+pub fn own_key(o: &AssetStepOptions, ty: crate::decl::AssetType, step: &str, version: &str) -> anyhow::Result<KeyFile> {
+    let decl = read_declaration(&o.root)?;
+    if decl.ty != ty {
+        return fail(
+            Diagnostic::error(
+                Code::PK020,
+                format!("asset is a `{}`, not a `{}`", decl.ty.name(), ty.name()),
+                "run the `packer step` kind of its type (see `packer step --help`)",
+            )
+            .file(o.root.display())
+            .asset(&decl.name),
+        );
+    }
+    let sources = hash_inputs(&o.root, &decl)?;
+    let deps = resolve_refs(&o.project, &decl)?;
+    let keyed = keys::asset_doc(step, version, &decl, sources, &deps).keyed();
+    Ok(KeyFile::new(keys::Mode::resolve(false, false), &keyed))
 }
 
 /// Reads and parses `<root>/asset.json` for a step run by hand.

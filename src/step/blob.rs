@@ -4,7 +4,6 @@
 use super::{AssetStepOptions, Converted, Outcome};
 use crate::decl::AssetType;
 use crate::diag::{fail, Code, Diagnostic};
-use crate::keys::{self, KeyFile, Mode};
 use std::path::Path;
 
 pub const STEP: &str = "blob";
@@ -12,25 +11,29 @@ pub const STEP: &str = "blob";
 pub const VERSION: &str = "blob-1";
 
 pub fn run(o: &AssetStepOptions) -> anyhow::Result<Outcome> {
-    super::run_asset_step(o, own_key, |ctx| {
-        let bytes = match (ctx.sources.as_slice(), ctx.key.doc.dependencies_weak.as_slice()) {
-            ([(_, bytes)], []) => bytes.clone(),
-            ([], [dep]) => read_dependency_payload(ctx.obj_dir, dep)?,
-            _ => {
-                return fail(Diagnostic::error(
-                    Code::PK015,
-                    "a blob takes exactly one source",
-                    "list exactly one file (or one @asset: reference) in inputs.source",
-                ))
-            }
-        };
-        Ok(Converted {
-            decoded_size: bytes.len() as u64,
-            payload: bytes,
-            metadata: serde_json::json!({}),
-            publish: None,
-        })
-    })
+    super::run_asset_step(
+        o,
+        |o| super::own_key(o, AssetType::Blob, STEP, VERSION),
+        |ctx| {
+            let bytes = match (ctx.sources.as_slice(), ctx.key.doc.dependencies_weak.as_slice()) {
+                ([(_, bytes)], []) => bytes.clone(),
+                ([], [dep]) => read_dependency_payload(ctx.obj_dir, dep)?,
+                _ => {
+                    return fail(Diagnostic::error(
+                        Code::PK015,
+                        "a blob takes exactly one source",
+                        "list exactly one file (or one @asset: reference) in inputs.source",
+                    ))
+                }
+            };
+            Ok(Converted {
+                decoded_size: bytes.len() as u64,
+                payload: bytes,
+                metadata: serde_json::json!({}),
+                publish: None,
+            })
+        },
+    )
 }
 
 fn read_dependency_payload(obj_dir: &Path, dep: &str) -> anyhow::Result<Vec<u8>> {
@@ -46,24 +49,4 @@ fn read_dependency_payload(obj_dir: &Path, dep: &str) -> anyhow::Result<Vec<u8>>
             .file(path.display()),
         )
     })
-}
-
-/// The key of a blob computed from its declaration, for a step run by hand.
-fn own_key(o: &AssetStepOptions) -> anyhow::Result<KeyFile> {
-    let decl = super::read_declaration(&o.root)?;
-    if decl.ty != AssetType::Blob {
-        return fail(
-            Diagnostic::error(
-                Code::PK020,
-                format!("asset is a `{}`, not a blob", decl.ty.name()),
-                "run `packer step` for its own kind",
-            )
-            .file(o.root.display())
-            .asset(&decl.name),
-        );
-    }
-    let sources = super::hash_inputs(&o.root, &decl)?;
-    let deps = super::resolve_refs(&o.project, &decl)?;
-    let keyed = keys::asset_doc(STEP, VERSION, &decl, sources, &deps).keyed();
-    Ok(KeyFile::new(Mode::resolve(false, false), &keyed))
 }

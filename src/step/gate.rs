@@ -189,7 +189,6 @@ pub(crate) fn append_log(obj_dir: &Path, line: &serde_json::Value) {
 }
 
 /// Whether the file at `path` has the recorded size and BLAKE3.
-
 pub(crate) fn intact(path: &Path, d: &Digest) -> bool {
     match std::fs::read(path) {
         Ok(bytes) => bytes.len() as u64 == d.size && keys::hash_bytes(&bytes) == d.blake3,

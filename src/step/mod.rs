@@ -7,9 +7,12 @@ mod asset;
 pub mod blob;
 mod gate;
 pub mod pack;
+pub mod sounds;
+pub mod tilemap;
+pub mod tiles;
 
 pub use asset::{
-    hash_inputs, read_declaration, resolve_refs, run_asset_step, AssetStepOptions, Converted, Ctx, Sources,
+    hash_inputs, own_key, read_declaration, resolve_refs, run_asset_step, AssetStepOptions, Converted, Ctx, Sources,
 };
 pub use gate::{log_path, Digest, Gate, How, Outcome, Output, Record};
 
@@ -80,4 +83,25 @@ pub fn dependency_keys(obj_dir: &Path, weak_names: &[String]) -> anyhow::Result<
             }
         })
         .collect()
+}
+
+/// Runs `f` over `items` on every available core, keeping the order; the first error wins.
+pub fn parallel_map<T: Sync, R: Send>(
+    items: &[T],
+    f: impl Fn(&T) -> anyhow::Result<R> + Sync,
+) -> anyhow::Result<Vec<R>> {
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(items.len().max(1));
+    let chunk = items.len().div_ceil(threads).max(1);
+    std::thread::scope(|s| {
+        let f = &f;
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| s.spawn(move || part.iter().map(f).collect::<anyhow::Result<Vec<R>>>()))
+            .collect();
+        let mut out = Vec::with_capacity(items.len());
+        for h in handles {
+            out.extend(h.join().map_err(|_| anyhow::anyhow!("a worker thread panicked"))??);
+        }
+        Ok(out)
+    })
 }

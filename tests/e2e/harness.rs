@@ -220,6 +220,7 @@ pub const OUTPUTS: &[&str] =
 
 impl Space {
     /// The (action, outcome) lines the steps logged since the last call, and clears the log.
+    /// Per-input conversions appear as `asset/<id> <input>`.
     pub fn take_log(&self) -> Vec<(String, String)> {
         let p = self.path("build/obj/steps.log");
         let text = std::fs::read_to_string(&p).unwrap_or_default();
@@ -227,7 +228,12 @@ impl Space {
         text.lines()
             .map(|l| {
                 let v: serde_json::Value = serde_json::from_str(l).expect("log line is JSON");
-                (v["action"].as_str().unwrap_or("").to_string(), v["outcome"].as_str().unwrap_or("").to_string())
+                let action = v["action"].as_str().unwrap_or("").to_string();
+                let action = match v["input"].as_str() {
+                    Some(input) => format!("{action} {input}"),
+                    None => action,
+                };
+                (action, v["outcome"].as_str().unwrap_or("").to_string())
             })
             .collect()
     }

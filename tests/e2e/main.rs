@@ -16,6 +16,7 @@
 mod build;
 mod cache;
 mod diagnostics;
+mod formats;
 mod gating;
 mod harness;
 mod names;

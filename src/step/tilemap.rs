@@ -1,0 +1,114 @@
+//! `packer step tilemap`: a Tiled map → `TILEMAP/u16_v1` (SPEC §3.3), resolved against the
+//! tile bank it references: each tileset image must be one of the bank's PNGs, and local tile
+//! `k` becomes the id that PNG received plus `k`.
+
+use super::{AssetStepOptions, Converted, Ctx, Outcome};
+use crate::decl::AssetType;
+use crate::diag::{fail, Blocked, Code, Diagnostic};
+use crate::formats::tiled::{self, TiledError};
+use crate::keys::{KeyDoc, KeyFile};
+use crate::workspace::normalize;
+use serde_json::{json, Value};
+
+pub const STEP: &str = "tilemap";
+/// Changes whenever the payload's bytes could change.
+pub const VERSION: &str = "tilemap-1";
+
+/// Adds what a tilemap's key needs beyond the generic document: its own root and the bank's
+/// root (relative to `assets/`), because tileset images are matched to bank PNGs by path.
+pub fn complete_key(doc: &mut KeyDoc, own_root: &str, bank_root: &str) {
+    doc.step_key["root"] = json!(own_root);
+    doc.step_key["bank_root"] = json!(bank_root);
+}
+
+pub fn run(o: &AssetStepOptions) -> anyhow::Result<Outcome> {
+    super::run_asset_step(o, own_key, convert)
+}
+
+/// For a run by hand: the workspace knows the roots and the discovered tilesets.
+fn own_key(o: &AssetStepOptions) -> anyhow::Result<KeyFile> {
+    let decl = super::read_declaration(&o.root)?;
+    let ws = crate::workspace::Workspace::load(&o.project)?;
+    let Some(a) = ws.assets.iter().find(|a| a.decl.asset_uuid == decl.asset_uuid && a.decl.ty == AssetType::Tilemap)
+    else {
+        return fail(
+            Diagnostic::error(
+                Code::PK020,
+                "this tilemap is not a registered asset of the project",
+                "run the step from the project directory (-C), on a registered tilemap",
+            )
+            .file(o.root.display()),
+        );
+    };
+    let mut fp = crate::fingerprint::Fingerprints::load(&o.project);
+    let planned = crate::gen::plan_keys(&o.project, &mut fp)?;
+    let i = planned.ws.assets.iter().position(|x| x.id == a.id).unwrap_or(0);
+    Ok(KeyFile::new(crate::keys::Mode::resolve(false, false), &planned.keys[i]))
+}
+
+fn convert(ctx: &Ctx) -> anyhow::Result<Converted> {
+    let params = &ctx.key.doc.step_key;
+    let map_name = params["inputs"]["map"][0].as_str().unwrap_or_default().to_string();
+    let own_root = params["root"].as_str().unwrap_or_default();
+    let bank_root = params["bank_root"].as_str().unwrap_or_default();
+    let map_dir = map_name.rsplit_once('/').map(|(d, _)| d.to_string()).unwrap_or_default();
+    let bytes = ctx.source(&map_name)?;
+    // External tilesets are discovered sources: read them from what was hashed.
+    let mut read = |rel: &str| -> Result<Vec<u8>, String> {
+        let name = normalize(&join(&map_dir, rel)).ok_or_else(|| format!("{rel} is outside the asset root"))?;
+        ctx.source(&name).map(<[u8]>::to_vec).map_err(|_| format!("{name} was not discovered by gen; run `packer gen`"))
+    };
+    let map = tiled::parse_map(bytes, &map_name, &mut read).map_err(|e| diagnose(ctx, &map_name, &e))?;
+    let dep = ctx.key.doc.dependencies_weak.first().cloned().unwrap_or_default();
+    let published = ctx.dependency_meta(&dep)?;
+    let bank: Vec<(String, u32, u32)> = published["publish"]["tiles"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|e| {
+                    Some((format!("{bank_root}/{}", e[0].as_str()?), e[1].as_u64()? as u32, e[2].as_u64()? as u32))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    // A tileset image path is relative to the map's directory; compare below `assets/`.
+    let lookup = |image: &str| {
+        let full = normalize(&join(&join(own_root, &map_dir), image))?;
+        bank.iter().find(|(p, _, _)| *p == full).map(|(_, b, c)| (*b, *c))
+    };
+    let (payload, layers) = tiled::encode(&map, &lookup).map_err(|e| diagnose(ctx, &map_name, &e))?;
+    let layers: Vec<Value> = layers
+        .into_iter()
+        .map(|(name, w, h, off)| json!({"name": name, "width": w, "height": h, "offset": off}))
+        .collect();
+    Ok(Converted { decoded_size: payload.len() as u64, payload, metadata: json!({"layers": layers}), publish: None })
+}
+
+fn join(dir: &str, rel: &str) -> String {
+    if dir.is_empty() {
+        rel.to_string()
+    } else {
+        format!("{dir}/{rel}")
+    }
+}
+
+fn diagnose(ctx: &Ctx, map: &str, e: &TiledError) -> anyhow::Error {
+    let (code, file, fix) = match e {
+        TiledError::Syntax { .. } => (Code::PK039, map.to_string(), "fix the map in Tiled and save it again"),
+        TiledError::Unsupported { .. } => {
+            (Code::PK040, map.to_string(), "use an orthogonal, finite map with CSV or base64 (zlib/gzip) layer data")
+        }
+        TiledError::BadData { .. } => {
+            (Code::PK041, map.to_string(), "save the map again from Tiled; its layer data is damaged")
+        }
+        TiledError::ExternalTileset { path, .. } => {
+            (Code::PK042, path.clone(), "restore the .tsx, or embed the tileset in the map")
+        }
+        _ => (
+            Code::PK043,
+            map.to_string(),
+            "use tilesets whose image is one of the bank's PNGs, and tiles that exist in them",
+        ),
+    };
+    Blocked::from(Diagnostic::error(code, e.to_string(), fix).file(ctx.root.join(file).display())).into()
+}
