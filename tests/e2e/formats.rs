@@ -334,3 +334,40 @@ fn declaration_problems_of_the_new_types_block_gen() {
     let r = s.packer(&["gen"]);
     assert!(r.stderr.contains("assets/map/ground.tsx: error[PK026]"), "{}", r.stderr);
 }
+
+#[test]
+fn malformed_maps_and_palettes_are_diagnostics_not_panics() {
+    let s = workspace();
+    s.build();
+    for (file, bytes, code) in [
+        ("assets/map/level.tmx", &b"<map orientation=\"orthogonal\" width=\"3\""[..], "PK039"),
+        ("assets/map/level.tmx", &tmx("1,2").into_bytes()[..], "PK041"),
+        ("assets/map/level.tmx", &tmx("1,2,0,\n3,4,6").replace("orthogonal", "isometric").into_bytes()[..], "PK040"),
+        ("assets/map/level.tmx", &tmx("1,2,0,\n3,4,99").into_bytes()[..], "PK043"),
+    ] {
+        tick();
+        s.write(file, bytes);
+        let r = s.ninja(&[]);
+        assert_eq!(r.code, 1, "{file}");
+        assert!(r.stdout.contains(&format!("{file}: error[{code}]")), "{code}: {}", r.stdout);
+        assert!(!r.stdout.contains("panicked"));
+    }
+    // A .tmj map, truncated.
+    s.write("assets/map/level.tmx", tmx("1,2,0,\n3,4,6").as_bytes());
+    s.ninja(&[]).ok();
+    s.write("assets/pal/a.png", &png4(8, 8, |_, _| 1));
+    s.write("assets/pal/p.json", br##"{"colors": ["#12345"]}"##);
+    s.packer(&["add", "assets/pal", "--type", "tile_bank"]).ok();
+    set_metadata(&s, "assets/pal/asset.json", serde_json::json!({"tile_size": 8}));
+    let r = s.ninja(&[]);
+    assert!(r.stdout.contains("assets/pal/p.json: error[PK035]"), "{}", r.stdout);
+    s.write("assets/pal/p.json", br##"{"colors": ["#123456"]}"##);
+    std::fs::remove_file(s.path("assets/map/level.tmx")).unwrap();
+    s.write("assets/map/level.tmj", br#"{"orientation": "orthogonal", "width": 3, "he"#);
+    let mut d: Value = serde_json::from_slice(&s.read("assets/map/asset.json")).unwrap();
+    d["inputs"]["map"] = serde_json::json!(["level.tmj"]);
+    s.write("assets/map/asset.json", serde_json::to_string(&d).unwrap().as_bytes());
+    let r = s.ninja(&[]);
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.contains("assets/map/level.tmj: error[PK039]"), "{}", r.stdout);
+}
