@@ -68,17 +68,19 @@ enum Cmd {
         json: bool,
     },
     /// Hash the workspace, write the key files (the gates) and build.ninja.
-    Gen {
-        /// Build directory, relative to the project directory.
-        #[arg(long, default_value = "build")]
-        build_dir: String,
-        /// Where to write build.ninja, relative to the project directory.
-        #[arg(long, default_value = "build.ninja")]
-        ninja_file: String,
+    Gen(GenArgs),
+    /// gen, then run Ninja (`$NINJA`, `ninja`, `ninja-build` or `samu`) on the result.
+    Build {
         #[command(flatten)]
-        cache: CacheArgs,
-        #[command(flatten)]
-        mode: ModeArgs,
+        gen: GenArgs,
+        /// Run N jobs in parallel (Ninja's -j).
+        #[arg(short = 'j', value_name = "N")]
+        jobs: Option<u32>,
+        /// Keep going until N jobs fail (Ninja's -k).
+        #[arg(short = 'k', value_name = "N")]
+        keep_going: Option<u32>,
+        /// Targets to build (default: assets.pa): asset names, `assets`, paths.
+        targets: Vec<String>,
     },
     /// Before building: which actions will run and why, computed from strong keys.
     Status {
@@ -150,6 +152,69 @@ enum CacheCmd {
     },
 }
 
+/// Options shared by `gen` and `build`.
+#[derive(clap::Args, Debug)]
+struct GenArgs {
+    /// Build directory, relative to the project directory (or absolute).
+    #[arg(long, default_value = "build")]
+    build_dir: String,
+    /// Where to write build.ninja, relative to the project directory.
+    #[arg(long, default_value = "build.ninja")]
+    ninja_file: String,
+    /// The project directory as seen from the directory Ninja runs in, for a build.ninja
+    /// pulled into a parent build with `subninja` (every path gets this prefix).
+    #[arg(long, value_name = "DIR")]
+    prefix: Option<String>,
+    /// Also write a Make-style depfile listing every input (for CMake's DEPFILE).
+    #[arg(long, value_name = "FILE")]
+    depfile: Option<String>,
+    /// Print nothing but diagnostics.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+    /// Set by the generator edge of build.ninja.
+    #[arg(long, hide = true)]
+    regen: bool,
+    #[command(flatten)]
+    cache: CacheArgs,
+    #[command(flatten)]
+    mode: ModeArgs,
+}
+
+impl GenArgs {
+    fn options(&self) -> gen::Options {
+        gen::Options {
+            build_dir: self.build_dir.trim_end_matches('/').to_string(),
+            ninja_file: self.ninja_file.clone(),
+            cache_dir: self.cache.resolve(),
+            mode: self.mode.resolve(),
+            prefix: self
+                .prefix
+                .as_ref()
+                .map(|p| p.trim_end_matches('/').to_string())
+                .filter(|p| !p.is_empty() && p != "."),
+            depfile: self.depfile.clone(),
+            regen: self.regen,
+        }
+    }
+
+    /// Runs gen and prints its one-line summary unless quiet.
+    fn run(&self, dir: &std::path::Path) -> anyhow::Result<gen::Options> {
+        let opts = self.options();
+        let r = gen::run(dir, &opts)?;
+        if !(self.quiet || self.regen) {
+            eprintln!(
+                "packer gen: {} assets, {} files hashed, {} key files rewritten, {} stale files removed{}",
+                r.assets,
+                r.hashed,
+                r.keys_rewritten,
+                r.removed,
+                if r.ninja_written { ", build.ninja written" } else { "" }
+            );
+        }
+        Ok(opts)
+    }
+}
+
 /// Where the artifact cache is: `--cache-dir`, else `$PACKER_CACHE_DIR`, else
 /// `assets/.prometeu/cache`.
 #[derive(clap::Args, Debug)]
@@ -209,48 +274,83 @@ enum StepCmd {
     /// Assemble assets.pa, asset_table.json, preload.json and asset_table_metadata.json in
     /// OUT_DIR from the artifacts in OBJ_DIR (listed in RSP when given). Without --key,
     /// computes the key from the workspace and the artifacts' records.
-    Pack {
-        /// Key file written by `packer gen`.
-        #[arg(long)]
-        key: Option<PathBuf>,
-        /// Response file listing the key file and each artifact's .bin.
-        #[arg(long)]
-        rsp: Option<PathBuf>,
-        #[arg(long, default_value = "build/obj")]
-        obj_dir: PathBuf,
-        #[arg(long, default_value = "build")]
-        out_dir: PathBuf,
-        /// Artifact cache directory.
-        #[arg(long)]
-        cache: Option<PathBuf>,
-    },
+    Pack(PackArgs),
 }
 
+/// Arguments of `packer step pack`. `--build-dir B` (what build.ninja passes) means
+/// `--key B/keys/pack.key --rsp B/pack.rsp --obj-dir B/obj --out-dir B`; each can be overridden.
+/// Without a key file the step computes its key from the workspace.
 #[derive(clap::Args, Debug)]
-struct AssetStepArgs {
+struct PackArgs {
+    /// Build directory gen wrote (sets the defaults below).
+    #[arg(long)]
+    build_dir: Option<PathBuf>,
     /// Key file written by `packer gen`.
     #[arg(long)]
     key: Option<PathBuf>,
+    /// Response file Ninja wrote: the key file and each artifact's .bin, one a line.
+    #[arg(long)]
+    rsp: Option<PathBuf>,
+    /// Where the asset artifacts are (default: build/obj).
+    #[arg(long)]
+    obj_dir: Option<PathBuf>,
+    /// Where assets.pa and the JSON companions go (default: build).
+    #[arg(long)]
+    out_dir: Option<PathBuf>,
+    /// Artifact cache directory.
+    #[arg(long)]
+    cache: Option<PathBuf>,
+}
+
+impl PackArgs {
+    fn resolve(self) -> step::pack::Options {
+        let b = self.build_dir.clone();
+        let under = |f: &str| b.as_ref().map(|b| b.join(f));
+        step::pack::Options {
+            key: self.key.or_else(|| under("keys/pack.key")),
+            rsp: self.rsp.or_else(|| under("pack.rsp")),
+            obj_dir: self.obj_dir.or_else(|| under("obj")).unwrap_or_else(|| PathBuf::from("build/obj")),
+            out_dir: self.out_dir.or(b).unwrap_or_else(|| PathBuf::from("build")),
+            cache: self.cache,
+            project: PathBuf::from("."),
+        }
+    }
+}
+
+/// Arguments of an asset step. `--id N` (what build.ninja passes) means
+/// `--key B/keys/N.key --out B/obj/N` with B = `--build-dir` (default build).
+#[derive(clap::Args, Debug)]
+struct AssetStepArgs {
     /// The asset root directory.
     #[arg(long)]
     root: PathBuf,
-    /// Output prefix (e.g. build/obj/3).
+    /// The asset's id: key file and outputs at their places in the build directory.
+    #[arg(long, conflicts_with = "out")]
+    id: Option<u64>,
+    /// Build directory (with --id).
+    #[arg(long, default_value = "build")]
+    build_dir: PathBuf,
+    /// Key file written by `packer gen` (without it, the step computes its own key).
     #[arg(long)]
-    out: PathBuf,
+    key: Option<PathBuf>,
+    /// Output prefix: writes OUT.bin, OUT.json and the record OUT.rec.
+    #[arg(long, required_unless_present = "id")]
+    out: Option<PathBuf>,
     /// Artifact cache directory.
     #[arg(long)]
     cache: Option<PathBuf>,
 }
 
 impl AssetStepArgs {
-    fn resolve(self, dir: &std::path::Path) -> step::AssetStepOptions {
-        step::AssetStepOptions {
-            key: self.key.map(|k| dir.join(k)),
-            root: dir.join(self.root),
-            out: dir.join(self.out),
-            cache: self.cache.map(|c| dir.join(c)),
-            project: dir.to_path_buf(),
-        }
+    fn resolve(self) -> step::AssetStepOptions {
+        let (key, out) = match self.id {
+            Some(id) => (
+                Some(self.key.unwrap_or_else(|| self.build_dir.join(format!("keys/{id}.key")))),
+                self.build_dir.join(format!("obj/{id}")),
+            ),
+            None => (self.key, self.out.unwrap_or_default()),
+        };
+        step::AssetStepOptions { key, root: self.root, out, cache: self.cache, project: PathBuf::from(".") }
     }
 }
 
@@ -283,7 +383,12 @@ pub fn main() -> i32 {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let dir = cli.project_dir.unwrap_or_else(|| PathBuf::from("."));
+    // -C works like git's and ninja's: change directory first; every path is then relative
+    // to the project directory.
+    if let Some(d) = &cli.project_dir {
+        std::env::set_current_dir(d).map_err(|e| anyhow::anyhow!("cannot enter {}: {e}", d.display()))?;
+    }
+    let dir = PathBuf::from(".");
     match cli.cmd {
         Cmd::Init => commands::init(&dir),
         Cmd::Add { dir: d, ty, name, sources, tiles } => {
@@ -294,32 +399,24 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Mv { asset, to } => commands::mv(&dir, &asset, &to),
         Cmd::List { json } => commands::list(&dir, json),
         Cmd::Show { asset, json } => commands::show(&dir, &asset, json),
-        Cmd::Gen { build_dir, ninja_file, cache, mode } => {
-            let opts = gen::Options { build_dir, ninja_file, cache_dir: cache.resolve(), mode: mode.resolve() };
-            let r = gen::run(&dir, &opts)?;
-            eprintln!(
-                "packer gen: {} assets, {} files hashed, {} key files rewritten, {} stale files removed{}",
-                r.assets,
-                r.hashed,
-                r.keys_rewritten,
-                r.removed,
-                if r.ninja_written { ", build.ninja written" } else { "" }
-            );
-            Ok(())
+        Cmd::Gen(g) => g.run(&dir).map(drop),
+        Cmd::Build { gen, jobs, keep_going, targets } => {
+            let opts = gen.run(&dir)?;
+            let mut args: Vec<String> = Vec::new();
+            if let Some(j) = jobs {
+                args.extend(["-j".into(), j.to_string()]);
+            }
+            if let Some(k) = keep_going {
+                args.extend(["-k".into(), k.to_string()]);
+            }
+            args.extend(targets);
+            crate::runner::run_ninja(&dir, &opts.ninja_file, &args, false)
         }
-        Cmd::Step(StepCmd::Blob(a)) => step::blob::run(&a.resolve(&dir)).map(drop),
-        Cmd::Step(StepCmd::Tiles(a)) => step::tiles::run(&a.resolve(&dir)).map(drop),
-        Cmd::Step(StepCmd::Sounds(a)) => step::sounds::run(&a.resolve(&dir)).map(drop),
-        Cmd::Step(StepCmd::Tilemap(a)) => step::tilemap::run(&a.resolve(&dir)).map(drop),
-        Cmd::Step(StepCmd::Pack { key, rsp, obj_dir, out_dir, cache }) => step::pack::run(&step::pack::Options {
-            key: key.map(|k| dir.join(k)),
-            rsp: rsp.map(|r| dir.join(r)),
-            obj_dir: dir.join(obj_dir),
-            out_dir: dir.join(out_dir),
-            cache: cache.map(|c| dir.join(c)),
-            project: dir.clone(),
-        })
-        .map(drop),
+        Cmd::Step(StepCmd::Blob(a)) => step::blob::run(&a.resolve()).map(drop),
+        Cmd::Step(StepCmd::Tiles(a)) => step::tiles::run(&a.resolve()).map(drop),
+        Cmd::Step(StepCmd::Sounds(a)) => step::sounds::run(&a.resolve()).map(drop),
+        Cmd::Step(StepCmd::Tilemap(a)) => step::tilemap::run(&a.resolve()).map(drop),
+        Cmd::Step(StepCmd::Pack(a)) => step::pack::run(&a.resolve()).map(drop),
         Cmd::Status { build_dir, cache, mode, json } => {
             let mode = mode.resolve();
             let list = status::status(&dir, &status::Options { build_dir, cache_dir: cache.resolve(), mode })?;

@@ -28,6 +28,12 @@ pub struct Options {
     /// The artifact cache the steps use (`None`: no cache).
     pub cache_dir: Option<String>,
     pub mode: Mode,
+    /// The project directory as seen from the parent build's directory (`subninja`).
+    pub prefix: Option<String>,
+    /// Also write a Make-style depfile of every input here.
+    pub depfile: Option<String>,
+    /// Run by Ninja's generator edge (quiet; under a prefix, a changed graph fails the run).
+    pub regen: bool,
 }
 
 impl Default for Options {
@@ -37,6 +43,9 @@ impl Default for Options {
             ninja_file: "build.ninja".into(),
             cache_dir: Some(crate::cache::DEFAULT_DIR.into()),
             mode: Mode::Strict,
+            prefix: None,
+            depfile: None,
+            regen: false,
         }
     }
 }
@@ -61,6 +70,13 @@ impl Options {
             Mode::Strict => "--strict".into(),
             Mode::NonStrict => "--non-strict".into(),
         });
+        if let Some(p) = &self.prefix {
+            a.push(format!("--prefix={p}"));
+        }
+        if let Some(d) = &self.depfile {
+            a.push(format!("--depfile={d}"));
+        }
+        a.push("--regen".into());
         a
     }
 }
@@ -133,6 +149,17 @@ pub fn run(dir: &Path, opts: &Options) -> anyhow::Result<Report> {
     report.keys_rewritten += write_key(&keys_dir.join("pack.key"), opts.mode, &p.pack)? as usize;
     report.removed = remove_stale(dir, opts, &p.ws.assets)?;
     report.ninja_written = fsutil::write_if_changed(&dir.join(&opts.ninja_file), text.as_bytes())?;
+    if let Some(d) = &opts.depfile {
+        fsutil::write_if_changed(&dir.join(d), &depfile(dir, opts, &plan)?)?;
+    }
+    if opts.regen && opts.prefix.is_some() && report.ninja_written {
+        // Ninja reloads only the top-level manifest: a file pulled in with subninja keeps its
+        // old graph for the rest of this run, which would build the wrong set of assets.
+        anyhow::bail!(
+            "{} changed (assets were added, removed or moved) after Ninja loaded it through subninja; run ninja again",
+            opts.ninja_file
+        );
+    }
     Ok(report)
 }
 
@@ -176,8 +203,6 @@ fn compute_keys(ws: &Workspace, g: &graph::Graph, fp: &mut Fingerprints) -> anyh
 fn plan(ws: &Workspace, g: &graph::Graph, opts: &Options) -> anyhow::Result<Plan> {
     let packer = std::env::current_exe().context("locating the packer binary")?;
     let packer = packer.to_str().context("the packer binary's path is not UTF-8")?.to_string();
-    let obj = opts.obj_dir();
-    let keys_dir = opts.keys_dir();
     let mut gen_inputs = vec![format!("{ASSETS}/{}", registry::INDEX)];
     let mut edges = Vec::with_capacity(ws.assets.len());
     for (i, a) in ws.assets.iter().enumerate() {
@@ -186,18 +211,14 @@ fn plan(ws: &Workspace, g: &graph::Graph, opts: &Options) -> anyhow::Result<Plan
         gen_inputs.push(format!("{root}/{}", crate::decl::FILE));
         gen_inputs.push(root.to_string());
         gen_inputs.extend(sources.iter().cloned());
-        let dep_outputs = g.deps[i]
-            .iter()
-            .flat_map(|&d| [format!("{obj}/{}.bin", ws.assets[d].id), format!("{obj}/{}.json", ws.assets[d].id)])
-            .collect();
         let n = sources.len();
         edges.push(AssetEdge {
             kind: step_of(a.decl.ty).0,
+            id: a.id,
+            name: a.decl.name.clone(),
             desc: format!("{} {} ({n} input{})", a.decl.ty.bank_type(), a.decl.name, if n == 1 { "" } else { "s" }),
-            key_file: format!("{keys_dir}/{}.key", a.id),
-            prefix: format!("{obj}/{}", a.id),
             root: root.to_string(),
-            dep_outputs,
+            deps: g.deps[i].iter().map(|&d| ws.assets[d].id).collect(),
             sources,
         });
     }
@@ -205,17 +226,34 @@ fn plan(ws: &Workspace, g: &graph::Graph, opts: &Options) -> anyhow::Result<Plan
     let mut seen = BTreeSet::new();
     gen_inputs.retain(|p| seen.insert(p.clone()));
     Ok(Plan {
+        packer,
+        prefix: opts.prefix.clone(),
         cache: opts.cache_dir.clone(),
         non_strict: opts.mode == Mode::NonStrict,
-        packer,
         gen_args: opts.args(),
         build_dir: opts.build_dir.clone(),
-        obj_dir: obj,
         ninja_file: opts.ninja_file.clone(),
-        pack_key: format!("{keys_dir}/pack.key"),
         assets: edges,
         gen_inputs,
     })
+}
+
+/// A Make-style depfile: `<build>/assets.pa: <every generator input>`, absolute paths, for
+/// builds that run `packer build` as one command (CMake's `DEPFILE`).
+fn depfile(dir: &Path, opts: &Options, plan: &Plan) -> anyhow::Result<Vec<u8>> {
+    let base = std::fs::canonicalize(dir)?;
+    let abs = |p: &str| {
+        let p = Path::new(p);
+        let full = if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
+        full.to_string_lossy().replace('\\', "\\\\").replace(' ', "\\ ").replace('#', "\\#").replace('$', "$$")
+    };
+    let mut out = format!("{}:", abs(&format!("{}/assets.pa", opts.build_dir)));
+    for i in &plan.gen_inputs {
+        out.push_str(" \\\n  ");
+        out.push_str(&abs(i));
+    }
+    out.push('\n');
+    Ok(out.into_bytes())
 }
 
 /// Removes key files and artifacts of assets no longer in the build. Returns how many files.

@@ -1,40 +1,41 @@
 //! The emit stage: a plan of edges → the text of build.ninja. Pure: returns a `String`; gen
 //! does the writing. The text depends on the graph's structure only, never on file contents,
 //! so that it changes only when assets, inputs or options change.
+//!
+//! Paths in `build` lines are relative to Ninja's working directory: the project directory,
+//! or, with a prefix, the parent build's directory (`subninja`). Commands run packer with
+//! `-C <prefix>`, so every path inside a command is relative to the project directory.
 
 use crate::escape;
+use std::collections::HashSet;
 
 /// One asset action edge.
 pub struct AssetEdge {
     pub kind: &'static str,
+    pub id: u64,
+    /// The asset's name: a phony target of that name builds it.
+    pub name: String,
     pub desc: String,
-    pub key_file: String,
-    pub prefix: String,
+    /// Root, relative to the project directory.
     pub root: String,
-    /// Outputs of the assets this one depends on.
-    pub dep_outputs: Vec<String>,
-    /// The source files the step reads (order-only).
+    /// Ids of the assets this one depends on.
+    pub deps: Vec<u64>,
+    /// The source files the step reads (order-only), relative to the project directory.
     pub sources: Vec<String>,
 }
 
-impl AssetEdge {
-    pub fn outputs(&self) -> [String; 2] {
-        [format!("{}.bin", self.prefix), format!("{}.json", self.prefix)]
-    }
-}
-
-/// Everything build.ninja says, as project-relative paths (unescaped).
+/// Everything build.ninja says. Paths are relative to the project directory, unescaped.
 pub struct Plan {
     pub packer: String,
+    /// The project directory as seen from Ninja's working directory, for `subninja`.
+    pub prefix: Option<String>,
     /// The artifact cache directory passed to every step, if any.
     pub cache: Option<String>,
     /// Non-strict: dependency artifacts are order-only inputs of asset edges.
     pub non_strict: bool,
     pub gen_args: Vec<String>,
     pub build_dir: String,
-    pub obj_dir: String,
     pub ninja_file: String,
-    pub pack_key: String,
     pub assets: Vec<AssetEdge>,
     /// Inputs of the generator edge besides the key files it outputs.
     pub gen_inputs: Vec<String>,
@@ -53,108 +54,180 @@ fn cmd(p: &str) -> Result<String, Unrepresentable> {
     esc(&escape::shell(p))
 }
 
-fn paths<'a>(out: &mut String, list: impl IntoIterator<Item = &'a String>) -> Result<(), Unrepresentable> {
-    for p in list {
-        out.push(' ');
-        out.push_str(&esc(p)?);
+/// The text of build.ninja, built up edge by edge.
+struct Writer<'a> {
+    plan: &'a Plan,
+    out: String,
+}
+
+impl Writer<'_> {
+    /// A project-relative path as Ninja sees it (absolute paths stay as they are).
+    fn at(&self, p: &str) -> String {
+        match &self.plan.prefix {
+            Some(pre) if !p.starts_with('/') => format!("{pre}/{p}"),
+            _ => p.to_string(),
+        }
     }
-    Ok(())
+
+    fn build_path(&self, rel: &str) -> String {
+        self.at(&format!("{}/{rel}", self.plan.build_dir))
+    }
+
+    /// Appends ` path path …`, each placed and escaped.
+    fn paths<'p>(&mut self, list: impl IntoIterator<Item = &'p String>) -> Result<(), Unrepresentable> {
+        for p in list {
+            let placed = self.at(p);
+            self.out.push(' ');
+            self.out.push_str(&esc(&placed)?);
+        }
+        Ok(())
+    }
+
+    fn artifact(&self, id: u64, ext: &str) -> String {
+        format!("{}/obj/{id}.{ext}", self.plan.build_dir)
+    }
+
+    fn asset_edge(&mut self, a: &AssetEdge) -> Result<(), Unrepresentable> {
+        let outs = [self.artifact(a.id, "bin"), self.artifact(a.id, "json")];
+        let deps: Vec<String> =
+            a.deps.iter().flat_map(|&d| [self.artifact(d, "bin"), self.artifact(d, "json")]).collect();
+        self.out.push_str("\nbuild");
+        self.paths(&outs)?;
+        self.out.push_str(": packer_asset");
+        self.paths(&[format!("{}/keys/{}.key", self.plan.build_dir, a.id)])?;
+        // Strict: a dependency's new artifact triggers the dependant (implicit inputs).
+        // Non-strict: only ordering (order-only); the dependant's weak-key gate decides.
+        if !deps.is_empty() && !self.plan.non_strict {
+            self.out.push_str(" |");
+            self.paths(&deps)?;
+        }
+        let order_only: Vec<&String> =
+            if self.plan.non_strict { deps.iter().chain(&a.sources).collect() } else { a.sources.iter().collect() };
+        if !order_only.is_empty() {
+            self.out.push_str(" ||");
+            self.paths(order_only)?;
+        }
+        self.out.push_str(&format!(
+            "\n  kind = {}\n  id = {}\n  root = {}\n  desc = {}\n",
+            a.kind,
+            a.id,
+            cmd(&a.root)?,
+            esc(&a.desc)?
+        ));
+        Ok(())
+    }
+
+    fn pack_edge(&mut self) -> Result<Vec<String>, Unrepresentable> {
+        let b = &self.plan.build_dir;
+        let outs: Vec<String> = ["assets.pa", "asset_table.json", "preload.json", "asset_table_metadata.json"]
+            .iter()
+            .map(|f| format!("{b}/{f}"))
+            .collect();
+        let bins: Vec<String> = self.plan.assets.iter().map(|a| self.artifact(a.id, "bin")).collect();
+        let metas: Vec<String> = self.plan.assets.iter().map(|a| self.artifact(a.id, "json")).collect();
+        self.out.push_str("\nbuild");
+        self.paths(&outs)?;
+        self.out.push_str(": packer_pack");
+        self.paths(&[format!("{b}/keys/pack.key")])?;
+        self.paths(&bins)?;
+        if !metas.is_empty() {
+            self.out.push_str(" |");
+            self.paths(&metas)?;
+        }
+        let rsp = esc(&self.build_path("pack.rsp"))?;
+        self.out.push_str(&format!("\n  rsp = {rsp}\n  count = {}\n", self.plan.assets.len()));
+        Ok(outs)
+    }
+
+    fn generator_edge(&mut self) -> Result<(), Unrepresentable> {
+        let b = &self.plan.build_dir;
+        let keys: Vec<String> = self
+            .plan
+            .assets
+            .iter()
+            .map(|a| format!("{b}/keys/{}.key", a.id))
+            .chain([format!("{b}/keys/pack.key")])
+            .collect();
+        self.out.push_str("\nbuild");
+        self.paths(&[self.plan.ninja_file.clone()])?;
+        self.out.push_str(" |");
+        self.paths(&keys)?;
+        self.out.push_str(": packer_gen");
+        self.paths(&self.plan.gen_inputs)?;
+        self.out.push('\n');
+        // A generator input that disappears (a moved root, a deleted source) must make Ninja
+        // re-run gen, not stop with "missing and no known rule to make it": an input-less
+        // phony edge is out of date exactly when its file is missing (CMake does the same).
+        for p in &self.plan.gen_inputs {
+            self.out.push_str("build");
+            self.paths([p])?;
+            self.out.push_str(": phony\n");
+        }
+        Ok(())
+    }
+
+    /// `assets`, one target per asset name (skipping a name that is already a path of the
+    /// graph), and the default.
+    fn phonies(&mut self, pack_outs: &[String]) -> Result<(), Unrepresentable> {
+        let pa = pack_outs[0].clone();
+        let mut taken: HashSet<String> = self.plan.gen_inputs.iter().map(|p| self.at(p)).collect();
+        taken.insert(self.at(&self.plan.ninja_file));
+        taken.extend(pack_outs.iter().map(|p| self.at(p)));
+        taken.insert(self.at("assets"));
+        self.out.push_str("\nbuild");
+        self.paths(&["assets".to_string()])?;
+        self.out.push_str(": phony");
+        self.paths([&pa])?;
+        self.out.push('\n');
+        for a in &self.plan.assets {
+            if a.name.contains('/') || !taken.insert(self.at(&a.name)) {
+                continue;
+            }
+            self.out.push_str("build");
+            self.paths([&a.name])?;
+            self.out.push_str(": phony");
+            self.paths(&[self.artifact(a.id, "bin"), self.artifact(a.id, "json")])?;
+            self.out.push('\n');
+        }
+        self.out.push_str("default");
+        self.paths([&pa])?;
+        self.out.push('\n');
+        Ok(())
+    }
 }
 
 /// Renders build.ninja.
 pub fn render(plan: &Plan) -> Result<String, Unrepresentable> {
     let gen_args: Vec<String> = plan.gen_args.iter().map(|a| cmd(a)).collect::<Result<_, _>>()?;
-    let mut out = include_str!("../templates/rules.ninja")
-        .replace("@BUILDDIR@", &esc(&plan.build_dir)?)
-        .replace("@PACKER@", &cmd(&plan.packer)?)
+    let mut packer = cmd(&plan.packer)?;
+    if let Some(p) = &plan.prefix {
+        packer.push_str(" -C ");
+        packer.push_str(&cmd(p)?);
+    }
+    // builddir (where .ninja_log goes) belongs to the top-level file: not set under a prefix.
+    let builddir = match &plan.prefix {
+        None => format!("builddir = {}\n", esc(&plan.build_dir)?),
+        Some(_) => String::new(),
+    };
+    let text = include_str!("../templates/rules.ninja")
+        .replace("@BUILDDIR@", &builddir)
+        .replace("@PACKER@", &packer)
+        .replace("@BUILD@", &cmd(&plan.build_dir)?)
         .replace("@GEN_ARGS@", &gen_args.join(" "))
         .replace(
             "@CACHE@",
             &match &plan.cache {
-                Some(c) => format!(" --cache={}", cmd(c)?),
+                Some(c) => format!("$ --cache={}", cmd(c)?),
                 None => String::new(),
             },
         );
-    out.reserve(plan.assets.len() * 200);
-    let mut key_files = Vec::with_capacity(plan.assets.len() + 1);
-    let mut pack_bins = Vec::new();
-    let mut pack_metas = Vec::new();
+    let mut w = Writer { plan, out: text };
+    w.out.reserve(plan.assets.len() * 160);
     for a in &plan.assets {
-        let [bin, json] = a.outputs();
-        out.push_str("\nbuild");
-        paths(&mut out, [&bin, &json])?;
-        out.push_str(": packer_asset ");
-        out.push_str(&esc(&a.key_file)?);
-        // Strict: a dependency's new artifact triggers the dependant (implicit inputs).
-        // Non-strict: only ordering (order-only); the dependant's weak-key gate decides.
-        if !a.dep_outputs.is_empty() && !plan.non_strict {
-            out.push_str(" |");
-            paths(&mut out, &a.dep_outputs)?;
-        }
-        if !a.sources.is_empty() || (plan.non_strict && !a.dep_outputs.is_empty()) {
-            out.push_str(" ||");
-            if plan.non_strict {
-                paths(&mut out, &a.dep_outputs)?;
-            }
-            paths(&mut out, &a.sources)?;
-        }
-        out.push_str(&format!(
-            "\n  kind = {}\n  root = {}\n  prefix = {}\n  desc = {}\n",
-            a.kind,
-            cmd(&a.root)?,
-            cmd(&a.prefix)?,
-            esc(&a.desc)?
-        ));
-        key_files.push(a.key_file.clone());
-        pack_bins.push(bin);
-        pack_metas.push(json);
+        w.asset_edge(a)?;
     }
-    key_files.push(plan.pack_key.clone());
-
-    let pack_outputs: Vec<String> = ["assets.pa", "asset_table.json", "preload.json", "asset_table_metadata.json"]
-        .iter()
-        .map(|f| format!("{}/{f}", plan.build_dir))
-        .collect();
-    let rsp = format!("{}/pack.rsp", plan.build_dir);
-    out.push_str("\nbuild");
-    paths(&mut out, &pack_outputs)?;
-    out.push_str(": packer_pack ");
-    out.push_str(&esc(&plan.pack_key)?);
-    paths(&mut out, &pack_bins)?;
-    if !pack_metas.is_empty() {
-        out.push_str(" |");
-        paths(&mut out, &pack_metas)?;
-    }
-    out.push_str(&format!(
-        "\n  key = {}\n  rsp = {}\n  rsp_arg = {}\n  obj = {}\n  outdir = {}\n  count = {}\n",
-        cmd(&plan.pack_key)?,
-        esc(&rsp)?,
-        cmd(&rsp)?,
-        cmd(&plan.obj_dir)?,
-        cmd(&plan.build_dir)?,
-        plan.assets.len()
-    ));
-
-    out.push_str("\nbuild ");
-    out.push_str(&esc(&plan.ninja_file)?);
-    out.push_str(" |");
-    paths(&mut out, &key_files)?;
-    out.push_str(": packer_gen");
-    paths(&mut out, &plan.gen_inputs)?;
-    out.push('\n');
-    // A generator input that disappears (a moved root, a deleted source) must make Ninja
-    // re-run gen, not stop with "missing and no known rule to make it": an input-less phony
-    // edge is out of date exactly when its file is missing (CMake does the same).
-    for p in &plan.gen_inputs {
-        out.push_str("build ");
-        out.push_str(&esc(p)?);
-        out.push_str(": phony\n");
-    }
-
-    out.push_str("\nbuild assets: phony ");
-    out.push_str(&esc(&pack_outputs[0])?);
-    out.push_str("\ndefault ");
-    out.push_str(&esc(&pack_outputs[0])?);
-    out.push('\n');
-    Ok(out)
+    let pack_outs = w.pack_edge()?;
+    w.generator_edge()?;
+    w.phonies(&pack_outs)?;
+    Ok(w.out)
 }

@@ -21,16 +21,15 @@ pub fn find_ninja() -> anyhow::Result<String> {
 }
 
 /// Runs `ninja -f <file> <args>` in `dir`, inheriting the terminal. Fails when Ninja fails.
-pub fn run_ninja(dir: &Path, file: &str, args: &[String]) -> anyhow::Result<()> {
+/// With `quiet_stdout`, Ninja's progress goes to stderr so a caller's `--json` stays clean.
+pub fn run_ninja(dir: &Path, file: &str, args: &[String], quiet_stdout: bool) -> anyhow::Result<()> {
     let ninja = find_ninja()?;
-    // Ninja's progress goes to stderr, so that a command's own stdout (`--json`) stays clean.
-    let status = Command::new(&ninja)
-        .arg("-f")
-        .arg(file)
-        .args(args)
-        .current_dir(dir)
-        .stdout(std::process::Stdio::from(std::io::stderr()))
-        .status()?;
+    let mut c = Command::new(&ninja);
+    c.arg("-f").arg(file).args(args).current_dir(dir);
+    if quiet_stdout {
+        c.stdout(std::process::Stdio::from(std::io::stderr()));
+    }
+    let status = c.status()?;
     if !status.success() {
         anyhow::bail!("{ninja} failed ({status})");
     }

@@ -27,9 +27,12 @@ pub fn verify(dir: &Path, build_dir: &str) -> anyhow::Result<(usize, Vec<Differe
         ninja_file: format!("{clean_str}/build.ninja"),
         cache_dir: None,
         mode: Mode::Strict,
+        prefix: None,
+        depfile: None,
+        regen: false,
     };
     gen::run(dir, &opts)?;
-    runner::run_ninja(dir, &opts.ninja_file, &[])?;
+    runner::run_ninja(dir, &opts.ninja_file, &[], true)?;
     let ws = Workspace::load(dir)?;
     let cur = dir.join(build_dir);
     let mut diffs = Vec::new();

@@ -145,23 +145,31 @@ fn missing_artifact(path: &Path, name: &str) -> Diagnostic {
     .asset(name)
 }
 
-/// Artifact prefixes (`<obj>/<id>`) in table order: from the response file when given (its
-/// lines are Ninja's shell-quoted `$in_newline`: the key file, then each `<id>.bin`), else
-/// derived from `obj_dir`. Ninja deletes the response file after a successful run, so the
-/// command line copied from build.ninja and run by hand finds none and uses `obj_dir`.
+/// Artifact prefixes (`<obj_dir>/<id>`) in table order. The response file Ninja wrote (its
+/// lines are the shell-quoted `$in_newline`: the key file, then each `<id>.bin`) is checked
+/// against the key: the same assets, in the same order. Only the file names are used, since
+/// its paths are relative to Ninja's directory, which differs from ours under a `--prefix`.
+/// Ninja deletes it after a successful run, so a run by hand goes by the key alone.
 fn artifact_prefixes(o: &Options, assets: &[PackEntry]) -> anyhow::Result<Vec<PathBuf>> {
-    let Some(rsp) = o.rsp.as_ref().filter(|r| r.exists()) else {
-        return Ok(assets.iter().map(|e| o.obj_dir.join(e.asset_id.to_string())).collect());
-    };
+    let prefixes = assets.iter().map(|e| o.obj_dir.join(e.asset_id.to_string())).collect();
+    let Some(rsp) = o.rsp.as_ref().filter(|r| r.exists()) else { return Ok(prefixes) };
     let text = std::fs::read_to_string(rsp).with_context(|| format!("reading response file {}", rsp.display()))?;
-    let prefixes: Vec<PathBuf> =
-        text.lines().map(escape::unshell).filter_map(|l| l.strip_suffix(".bin").map(PathBuf::from)).collect();
-    if prefixes.len() != assets.len() {
+    let ids: Vec<String> = text
+        .lines()
+        .map(escape::unshell)
+        .filter_map(|l| l.strip_suffix(".bin").map(|p| p.rsplit('/').next().unwrap_or(p).to_string()))
+        .collect();
+    let expected: Vec<String> = assets.iter().map(|e| e.asset_id.to_string()).collect();
+    if ids != expected {
         return fail(
             Diagnostic::error(
                 Code::PK021,
-                format!("response file lists {} artifacts but the key lists {} assets", prefixes.len(), assets.len()),
-                "run `packer gen`; build.ninja and the key files disagree",
+                format!(
+                    "the response file lists {} artifacts, the key {} assets, not the same ones",
+                    ids.len(),
+                    expected.len()
+                ),
+                "run `packer gen` (or `ninja` again): build.ninja and the key files disagree",
             )
             .file(rsp.display()),
         );
