@@ -127,6 +127,12 @@ enum Cmd {
     /// Run one build step, as build.ninja does (or by hand).
     #[command(subcommand)]
     Step(StepCmd),
+    /// Print the CMake module that defines packer_add_assets() (redirect it into your project).
+    CmakeModule,
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff) generated from this command line.
+    Man,
     /// Print the asset table of a built assets.pa.
     Inspect {
         #[arg(default_value = "build/assets.pa")]
@@ -194,6 +200,7 @@ impl GenArgs {
                 .filter(|p| !p.is_empty() && p != "."),
             depfile: self.depfile.clone(),
             regen: self.regen,
+            progress: !(self.quiet || self.regen),
         }
     }
 
@@ -374,7 +381,7 @@ pub fn main() -> i32 {
         Ok(()) => EXIT_OK,
         Err(e) => {
             match e.downcast_ref::<Blocked>() {
-                Some(b) => eprintln!("{b}"),
+                Some(b) => eprintln!("{}", b.render(crate::diag::stderr_color())),
                 None => eprintln!("packer: error: {e:#}"),
             }
             EXIT_FAILED
@@ -475,6 +482,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Cmd::Verify { build_dir, json } => verify(&dir, &build_dir, json),
+        Cmd::CmakeModule => {
+            print!("{}", include_str!("../templates/PackerAssets.cmake"));
+            Ok(())
+        }
+        Cmd::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "packer",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
+        Cmd::Man => {
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut std::io::stdout())?;
+            Ok(())
+        }
         Cmd::Inspect { file, json } => commands::inspect(&dir.join(file), json),
     }
 }

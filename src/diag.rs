@@ -186,24 +186,45 @@ impl Diagnostic {
     }
 }
 
-/// `file: error[PKnnn]: message (asset …)` then the fix, the form editors and CI recognise.
-impl fmt::Display for Diagnostic {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let sev = match self.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
+/// Whether stderr should get colour: a terminal, `NO_COLOR` unset or empty, `TERM` not dumb.
+pub fn stderr_color() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::env::var("TERM").map_or(true, |t| t != "dumb")
+}
+
+impl Diagnostic {
+    /// `file: error[PKnnn]: message (asset …)` then the fix, the form editors and CI
+    /// recognise; the severity in colour when `color`.
+    pub fn render(&self, color: bool) -> String {
+        let (sev, paint) = match self.severity {
+            Severity::Error => ("error", "\x1b[1;31m"),
+            Severity::Warning => ("warning", "\x1b[1;33m"),
         };
+        let mut out = String::new();
         if let Some(file) = &self.file {
-            write!(f, "{file}: ")?;
+            out.push_str(&format!("{file}: "));
         }
-        write!(f, "{sev}[{}]: {}", self.code.as_str(), self.message)?;
+        let label = format!("{sev}[{}]", self.code.as_str());
+        if color {
+            out.push_str(&format!("{paint}{label}\x1b[0m: {}", self.message));
+        } else {
+            out.push_str(&format!("{label}: {}", self.message));
+        }
         if let Some(asset) = &self.asset {
-            write!(f, " (asset `{asset}`)")?;
+            out.push_str(&format!(" (asset `{asset}`)"));
         }
         if !self.fix.is_empty() {
-            write!(f, "\n  fix: {}", self.fix)?;
+            out.push_str(&format!("\n  fix: {}", self.fix));
         }
-        Ok(())
+        out
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render(false))
     }
 }
 
@@ -222,8 +243,9 @@ impl Diagnostics {
 
     /// Prints every diagnostic to stderr.
     pub fn print(&self) {
+        let color = stderr_color();
         for d in &self.0 {
-            eprintln!("{d}");
+            eprintln!("{}", d.render(color));
         }
     }
 }
@@ -232,6 +254,13 @@ impl Diagnostics {
 /// exit code 1.
 #[derive(Debug)]
 pub struct Blocked(pub Vec<Diagnostic>);
+
+impl Blocked {
+    /// All diagnostics, one after the other, coloured when `color`.
+    pub fn render(&self, color: bool) -> String {
+        self.0.iter().map(|d| d.render(color)).collect::<Vec<_>>().join("\n")
+    }
+}
 
 impl fmt::Display for Blocked {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

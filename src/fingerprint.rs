@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::SystemTime;
 
 /// Where the fingerprints live, relative to the project directory.
@@ -42,6 +43,8 @@ pub struct Fingerprints {
     files: BTreeMap<String, Fingerprint>,
     /// How many files the last `hash_all` actually read.
     pub hashed: usize,
+    /// Show a progress line on stderr while hashing many files (a terminal only).
+    pub progress: bool,
 }
 
 fn now_ns() -> i128 {
@@ -61,7 +64,7 @@ impl Fingerprints {
             .filter(|f| f.version == 1)
             .map(|f| f.files)
             .unwrap_or_default();
-        Fingerprints { files, hashed: 0 }
+        Fingerprints { files, hashed: 0, progress: false }
     }
 
     /// Writes the fingerprints (only when they changed).
@@ -86,7 +89,16 @@ impl Fingerprints {
             stats.push(meta);
         }
         let taken = now_ns();
-        let hashes = hash_parallel(project, paths, &todo)?;
+        let done = AtomicUsize::new(0);
+        let finished = AtomicBool::new(false);
+        let hashes = std::thread::scope(|s| {
+            if self.progress && todo.len() >= PROGRESS_FROM {
+                s.spawn(|| show_progress(&done, todo.len(), &finished));
+            }
+            let r = hash_parallel(project, paths, &todo, &done);
+            finished.store(true, Ordering::Relaxed);
+            r
+        })?;
         self.hashed = todo.len();
         let mut files = BTreeMap::new();
         for (i, h) in todo.into_iter().zip(hashes) {
@@ -116,27 +128,26 @@ fn fresh(f: &Fingerprint, m: &std::fs::Metadata) -> bool {
     f.size == m.len() && f.mtime_ns == mtime_ns(m) && f.inode == m.ino() && f.mtime_ns + RACY_WINDOW_NS < f.taken_ns
 }
 
-/// Hashes `paths[i]` for each i in `which`, split over the available cores.
-fn hash_parallel(project: &Path, paths: &[String], which: &[usize]) -> anyhow::Result<Vec<String>> {
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    if which.len() < 64 || threads == 1 {
-        return which.iter().map(|&i| hash_one(&project.join(&paths[i]))).collect();
+/// Below this many files to hash, no progress line.
+const PROGRESS_FROM: usize = 2000;
+
+/// Rewrites one stderr line with the count every 100 ms until `finished`, then clears it.
+fn show_progress(done: &AtomicUsize, total: usize, finished: &AtomicBool) {
+    use std::io::Write;
+    while !finished.load(Ordering::Relaxed) {
+        eprint!("\rpacker gen: hashing {}/{total}", done.load(Ordering::Relaxed));
+        let _ = std::io::stderr().flush();
+        std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    let chunk = which.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = which
-            .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || {
-                    part.iter().map(|&i| hash_one(&project.join(&paths[i]))).collect::<anyhow::Result<Vec<_>>>()
-                })
-            })
-            .collect();
-        let mut out = Vec::with_capacity(which.len());
-        for h in handles {
-            out.extend(h.join().map_err(|_| anyhow::anyhow!("a hashing thread panicked"))??);
-        }
-        Ok(out)
+    eprint!("\r\x1b[K");
+}
+
+/// Hashes `paths[i]` for each i in `which` on every core, counting in `done`.
+fn hash_parallel(project: &Path, paths: &[String], which: &[usize], done: &AtomicUsize) -> anyhow::Result<Vec<String>> {
+    crate::step::parallel_map(which, |&i| {
+        let h = hash_one(&project.join(&paths[i]));
+        done.fetch_add(1, Ordering::Relaxed);
+        h
     })
 }
 

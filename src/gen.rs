@@ -34,6 +34,8 @@ pub struct Options {
     pub depfile: Option<String>,
     /// Run by Ninja's generator edge (quiet; under a prefix, a changed graph fails the run).
     pub regen: bool,
+    /// Show a progress line while hashing (only ever on a terminal).
+    pub progress: bool,
 }
 
 impl Default for Options {
@@ -46,6 +48,7 @@ impl Default for Options {
             prefix: None,
             depfile: None,
             regen: false,
+            progress: false,
         }
     }
 }
@@ -126,6 +129,7 @@ pub fn plan_keys(dir: &Path, fp: &mut Fingerprints) -> anyhow::Result<Planned> {
 /// Runs gen in project directory `dir`.
 pub fn run(dir: &Path, opts: &Options) -> anyhow::Result<Report> {
     let mut fp = Fingerprints::load(dir);
+    fp.progress = opts.progress && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let p = plan_keys(dir, &mut fp)?;
     p.ws.diags.print();
     let plan = plan(&p.ws, &p.graph, opts)?;

@@ -149,7 +149,7 @@ impl Writer<'_> {
             .chain([format!("{b}/keys/pack.key")])
             .collect();
         self.out.push_str("\nbuild");
-        self.paths(&[self.plan.ninja_file.clone()])?;
+        self.paths(std::slice::from_ref(&self.plan.ninja_file))?;
         self.out.push_str(" |");
         self.paths(&keys)?;
         self.out.push_str(": packer_gen");

@@ -30,6 +30,7 @@ pub fn verify(dir: &Path, build_dir: &str) -> anyhow::Result<(usize, Vec<Differe
         prefix: None,
         depfile: None,
         regen: false,
+        progress: false,
     };
     gen::run(dir, &opts)?;
     runner::run_ninja(dir, &opts.ninja_file, &[], true)?;

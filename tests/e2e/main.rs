@@ -19,6 +19,7 @@ mod diagnostics;
 mod formats;
 mod gating;
 mod harness;
+mod integrate;
 mod names;
 mod nonstrict;
 mod random;

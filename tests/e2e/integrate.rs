@@ -1,0 +1,262 @@
+//! Fitting into existing builds (SPEC §5, §8): subninja from a parent build, the CMake module
+//! with both generators, `packer build`, Ninja's tools, and command-line conventions. The
+//! README's snippets are read from README.md and run as they are written.
+
+use crate::harness::{copy_dir, ninja_bin, packer_bin, tick, Pa, Space};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn repo(p: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
+}
+
+/// The fenced block after `<!-- test: NAME -->` in README.md.
+fn readme_block(name: &str) -> String {
+    let readme = std::fs::read_to_string(repo("README.md")).unwrap();
+    let marker = format!("<!-- test: {name} -->");
+    let after = &readme[readme.find(&marker).unwrap_or_else(|| panic!("README has no {marker}")) + marker.len()..];
+    let start = after.find("```").unwrap();
+    let body = &after[start..];
+    let body = &body[body.find('\n').unwrap() + 1..];
+    body[..body.find("```").unwrap()].to_string()
+}
+
+/// A directory with `packer` and the `ninja` under test, to put first on PATH.
+fn bin_dir(s: &Space) -> PathBuf {
+    let bin = s.dir.parent().unwrap().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let ninja = which(&ninja_bin());
+    for (name, target) in [("packer", packer_bin()), ("ninja", ninja)] {
+        let _ = std::os::unix::fs::symlink(target, bin.join(name));
+    }
+    bin
+}
+
+fn which(cmd: &str) -> PathBuf {
+    if cmd.contains('/') {
+        return PathBuf::from(cmd);
+    }
+    let out = Command::new("sh").arg("-c").arg(format!("command -v {cmd}")).output().unwrap();
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+/// Runs one shell line in `dir` with the test's tools first on PATH; returns stdout+stderr.
+fn sh(s: &Space, dir: &Path, line: &str) -> (bool, String) {
+    let path = format!("{}:{}", bin_dir(s).display(), std::env::var("PATH").unwrap_or_default());
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(line)
+        .current_dir(dir)
+        .env("PATH", path)
+        .env("NINJA_STATUS", "@@ ")
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+#[track_caller]
+fn sh_ok(s: &Space, dir: &Path, line: &str) -> String {
+    let (ok, text) = sh(s, dir, line);
+    assert!(ok, "`{line}` failed:\n{text}");
+    text
+}
+
+fn demo_into(dir: &Path) {
+    copy_dir(&repo("fixtures/demo/assets"), &dir.join("assets"));
+}
+
+fn edges(text: &str) -> Vec<&str> {
+    text.lines().filter_map(|l| l.strip_prefix("@@ ")).collect()
+}
+
+#[test]
+fn a_parent_build_ninja_from_the_readme_embeds_assets_pa_and_rebuilds_exactly_when_an_asset_changes() {
+    let parent_file = readme_block("ninja-parent/build.ninja");
+    assert_eq!(parent_file, std::fs::read_to_string(repo("fixtures/ninja-parent/build.ninja")).unwrap());
+    let s = Space::empty();
+    s.write("build.ninja", parent_file.as_bytes());
+    s.write("main.c", &std::fs::read(repo("fixtures/ninja-parent/main.c")).unwrap());
+    demo_into(&s.path("game-assets"));
+    let mut last = String::new();
+    for line in readme_block("ninja-parent/commands").lines() {
+        last = sh_ok(&s, &s.dir, line);
+    }
+    assert!(last.contains("\"asset_name\":\"credits\""), "{last}");
+
+    let game = s.mtime("game");
+    tick();
+    s.touch("game-assets/assets/data/credits/credits.txt");
+    let out = sh_ok(&s, &s.dir, "ninja");
+    assert_eq!(edges(&out), ["packer gen"], "{out}");
+    assert_eq!(s.mtime("game"), game, "same bytes: nothing downstream runs");
+
+    tick();
+    s.write("game-assets/assets/data/credits/credits.txt", b"new credits, longer than before");
+    let out = sh_ok(&s, &s.dir, "ninja");
+    let ran = edges(&out);
+    for want in ["BLOB credits (1 input)", "PACK 6 assets", "EMBED game-assets/build/assets.pa", "CC game"] {
+        assert!(ran.contains(&want), "{want} in {ran:?}");
+    }
+    assert!(!ran.iter().any(|e| e.starts_with("TILES") || e.starts_with("BLOB level1")), "{ran:?}");
+    let table = sh_ok(&s, &s.dir, "./game");
+    assert!(
+        table.contains("\"asset_name\":\"credits\",\"bank_type\":\"BLOB\",\"codec\":\"NONE\",\"decoded_size\":31"),
+        "{table}"
+    );
+
+    // A new asset: the first run stops (Ninja loaded the old subninja), the second builds it.
+    s.write("game-assets/assets/data/extra/extra.bin", b"extra");
+    sh_ok(&s, &s.path("game-assets"), "packer add assets/data/extra --type blob");
+    let (ok, out) = sh(&s, &s.dir, "ninja");
+    assert!(!ok && out.contains("run ninja again"), "{out}");
+    sh_ok(&s, &s.dir, "ninja");
+    assert!(sh_ok(&s, &s.dir, "./game").contains("\"asset_name\":\"extra\""));
+    let out = sh_ok(&s, &s.dir, "ninja");
+    assert!(out.contains("no work to do"), "{out}");
+    // Per-asset targets carry the prefix.
+    sh_ok(&s, &s.dir, "ninja game-assets/sprites");
+}
+
+fn cmake_project(s: &Space) -> PathBuf {
+    let dir = s.dir.clone();
+    let lists = readme_block("cmake-game/CMakeLists.txt");
+    assert_eq!(lists, std::fs::read_to_string(repo("fixtures/cmake-game/CMakeLists.txt")).unwrap());
+    s.write("CMakeLists.txt", lists.as_bytes());
+    s.write("main.c", &std::fs::read(repo("fixtures/cmake-game/main.c")).unwrap());
+    demo_into(&s.path("assets-project"));
+    dir
+}
+
+fn cmake_round_trip(generator: &str, out_dir: &str) {
+    let s = Space::empty();
+    let dir = cmake_project(&s);
+    let mut last = String::new();
+    for line in readme_block("cmake-game/commands").lines() {
+        let line = line.replace("-G Ninja", &format!("-G '{generator}'")).replace("out", out_dir);
+        last = sh_ok(&s, &dir, &line);
+    }
+    assert!(last.contains("\"asset_name\":\"level1\""), "{last}");
+    let again = sh_ok(&s, &dir, &format!("cmake --build {out_dir}"));
+    assert!(!again.contains("packer: game_assets") && !again.contains("Building C"), "a no-op: {again}");
+
+    tick();
+    s.write("assets-project/assets/data/level1/level1.bin", b"LEVEL 1, REMADE");
+    let out = sh_ok(&s, &dir, &format!("cmake --build {out_dir}"));
+    assert!(out.contains("packer: game_assets") && out.contains("BLOB level1"), "{out}");
+    assert!(!out.contains("Building C") && !out.contains("TILES"), "only the asset work: {out}");
+    let table = sh_ok(&s, &dir, &format!("./{out_dir}/game"));
+    assert!(
+        table.contains("\"asset_name\":\"level1\",\"bank_type\":\"BLOB\",\"codec\":\"NONE\",\"decoded_size\":15"),
+        "{table}"
+    );
+}
+
+#[test]
+fn the_cmake_module_from_the_readme_works_with_the_ninja_generator() {
+    cmake_round_trip("Ninja", "out");
+}
+
+#[test]
+fn the_cmake_module_from_the_readme_works_with_the_makefile_generator() {
+    cmake_round_trip("Unix Makefiles", "out-make");
+}
+
+#[test]
+fn packer_build_runs_gen_and_the_ninja_it_finds() {
+    let s = Space::with_blobs(&[("a", "a.bin", b"alpha"), ("b", "b.bin", b"beta")]);
+    let ninja = ninja_bin();
+    let r = s.packer_env(&["build", "-j", "2", "a"], &[("NINJA", &ninja)]).ok();
+    assert!(r.stdout.contains("BLOB a"), "{}", r.stdout);
+    assert!(!s.exists("build/assets.pa"), "only the target asked for");
+    s.packer_env(&["build"], &[("NINJA", &ninja)]).ok();
+    assert_eq!(Pa::parse(s.read("build/assets.pa")).payload("b"), b"beta");
+    let r = s.packer_env(&["build"], &[("NINJA", "/nonexistent/ninja"), ("PATH", "/nonexistent")]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("error[PK022]") && r.stderr.contains("apt-get install ninja-build"), "{}", r.stderr);
+}
+
+#[test]
+fn ninja_tools_give_meaningful_results() {
+    let s = Space::with_blobs(&[("hero", "h.bin", b"hero"), ("assets", "x.bin", b"named like the phony")]);
+    s.build();
+    s.take_log();
+    // One phony target per asset name (unless the name is taken), and `assets`.
+    let targets = s.ninja(&["-t", "targets", "all"]).ok().stdout;
+    assert!(targets.contains("hero: phony") && targets.contains("assets: phony"), "{targets}");
+    assert_eq!(targets.matches("\nassets: ").count() + targets.starts_with("assets: ") as usize, 1, "{targets}");
+    let q = s.ninja(&["-t", "query", "build/assets.pa"]).ok().stdout;
+    assert!(q.contains("build/keys/pack.key") && q.contains("build/obj/1.bin"), "{q}");
+    let q = s.ninja(&["-t", "query", "build/obj/1.bin"]).ok().stdout;
+    assert!(q.contains("build/keys/1.key") && q.contains("assets/hero/h.bin"), "{q}");
+    let m = s.ninja(&["-t", "missingdeps"]).ok().stdout;
+    assert!(m.contains("No missing dependencies"), "{m}");
+    // -t clean removes outputs; the next build restores them from the cache, converting nothing.
+    s.ninja(&["-t", "clean"]).ok();
+    assert!(!s.exists("build/assets.pa"));
+    s.ninja(&[]).ok();
+    assert_eq!(s.conversions(), 0);
+    assert_eq!(Pa::parse(s.read("build/assets.pa")).payload("hero"), b"hero");
+    s.ninja(&["-t", "cleandead"]).ok();
+    tick();
+    s.touch("assets/hero/h.bin");
+    let e = s.ninja(&["-d", "explain", "-n"]).ok();
+    assert!(format!("{}{}", e.stdout, e.stderr).contains("assets/hero/h.bin"), "{}{}", e.stdout, e.stderr);
+}
+
+#[test]
+fn version_completions_and_man_page() {
+    let s = Space::empty();
+    assert_eq!(s.packer(&["--version"]).ok().stdout.trim(), format!("packer {}", env!("CARGO_PKG_VERSION")));
+    assert!(s.packer(&["completions", "bash"]).ok().stdout.contains("_packer()"));
+    assert!(s.packer(&["completions", "zsh"]).ok().stdout.contains("#compdef packer"));
+    assert!(s.packer(&["man"]).ok().stdout.contains(".TH packer 1"));
+    assert!(s.packer(&["cmake-module"]).ok().stdout.contains("function(packer_add_assets target)"));
+}
+
+/// Runs packer under a pseudo-terminal (`script`), returning what the terminal showed.
+fn on_tty(s: &Space, args: &str, env: &[(&str, &str)]) -> String {
+    let mut c = Command::new("script");
+    c.arg("-qec")
+        .arg(format!("{} {args}", packer_bin().display()))
+        .arg("/dev/null")
+        .current_dir(&s.dir)
+        .env_remove("NO_COLOR");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c.output().expect("script(1) from util-linux");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn colour_and_progress_only_on_a_terminal() {
+    let s = Space::new();
+    // Enough sources for a progress line: 2100 blobs written straight into the registry.
+    let mut entries = Vec::new();
+    for i in 1..=2100u32 {
+        s.write(&format!("assets/m/{i}/x.bin"), format!("{i}").as_bytes());
+        s.write(&format!("assets/m/{i}/asset.json"), format!(r#"{{"schema_version":1,"asset_uuid":"u{i}","name":"n{i}","type":"blob","inputs":{{"source":["x.bin"]}},"output":{{"format":"BLOB/raw_v1","codec":"NONE"}},"preload":{{"enabled":false}}}}"#).as_bytes());
+        entries.push(format!(r#"{{"asset_id":{i},"asset_uuid":"u{i}","root":"m/{i}","included_in_build":true}}"#));
+    }
+    s.write(
+        "assets/.prometeu/index.json",
+        format!(r#"{{"schema_version":1,"next_asset_id":2101,"assets":[{}]}}"#, entries.join(",")).as_bytes(),
+    );
+    let piped = s.packer(&["gen"]).ok();
+    assert!(!piped.stderr.contains('\r') && !piped.stderr.contains('\x1b'), "{}", piped.stderr);
+    let tty = on_tty(&s, "gen --build-dir=b2 --ninja-file=b2.ninja", &[]);
+    assert!(tty.contains("packer gen: 2100 assets"), "{tty}");
+    std::fs::remove_file(s.path("assets/.prometeu/cache/fingerprints.json")).unwrap();
+    let tty = on_tty(&s, "gen", &[]);
+    assert!(tty.contains("\rpacker gen: hashing"), "a progress line on a terminal: {tty:?}");
+    assert!(!on_tty(&s, "gen --quiet", &[]).contains("hashing"));
+
+    s.write("assets/m/1/asset.json", b"{");
+    let tty = on_tty(&s, "gen", &[]);
+    assert!(tty.contains("\x1b[1;31merror[PK003]\x1b[0m"), "{tty:?}");
+    let tty = on_tty(&s, "gen", &[("NO_COLOR", "1")]);
+    assert!(tty.contains("assets/m/1/asset.json: error[PK003]") && !tty.contains('\x1b'), "{tty:?}");
+    let piped = s.packer(&["gen"]);
+    assert!(piped.stderr.contains("assets/m/1/asset.json: error[PK003]: ") && !piped.stderr.contains('\x1b'));
+}
