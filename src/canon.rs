@@ -15,6 +15,12 @@ pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<Vec<u8>> {
     Ok(serde_json::to_vec(&value)?)
 }
 
+/// [`to_vec`] for a value that is already a `serde_json::Value` (no conversion, no copy).
+pub fn value_to_vec(value: &Value) -> anyhow::Result<Vec<u8>> {
+    check_integers(value)?;
+    Ok(serde_json::to_vec(value)?)
+}
+
 /// Like [`to_vec`] but as a `String`.
 pub fn to_string<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<String> {
     Ok(String::from_utf8(to_vec(value)?)?)

@@ -103,9 +103,21 @@ impl KeyDoc {
         hash_json(&v)
     }
 
+    /// Both keys at once, serializing once.
+    fn keys(&self) -> (String, String) {
+        let mut v = serde_json::to_value(self).unwrap_or(Value::Null);
+        let hash = |v: &Value| blake3::hash(&canon::value_to_vec(v).unwrap_or_default()).to_hex().to_string();
+        let strong = hash(&v);
+        if let Value::Object(m) = &mut v {
+            m.remove("dependencies-strong");
+        }
+        (strong, hash(&v))
+    }
+
     /// The document with both keys computed.
     pub fn keyed(self) -> Keyed {
-        Keyed { strong: self.strong(), weak: self.weak(), doc: self }
+        let (strong, weak) = self.keys();
+        Keyed { strong, weak, doc: self }
     }
 }
 

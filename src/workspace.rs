@@ -197,7 +197,7 @@ fn check_inputs(dir: &Path, a: &Asset, diags: &mut Diagnostics) {
     let decl_file = a.root_in_project().join(&rel(decl::FILE));
     let name = &a.decl.name;
     let root = a.root_in_project().under(dir);
-    let canon_root = std::fs::canonicalize(&root).ok();
+    let mut canon_root = None;
     for f in a.files() {
         let shown = a.root_in_project().join(f);
         if let Some(c) = shown.as_str().chars().find(|c| c.is_control()) {
@@ -236,9 +236,14 @@ fn check_inputs(dir: &Path, a: &Asset, diags: &mut Diagnostics) {
                 continue;
             }
         }
-        let inside = match (&canon_root, std::fs::canonicalize(&path)) {
-            (Some(r), Ok(p)) => p.starts_with(r),
-            _ => false,
+        // Only a symlink (the file or a directory between it and the root) can lead outside;
+        // an lstat per component finds one without resolving every path.
+        let inside = !through_symlink(&root, f) || {
+            let r = canon_root.get_or_insert_with(|| std::fs::canonicalize(&root).ok());
+            match (r, std::fs::canonicalize(&path)) {
+                (Some(r), Ok(p)) => p.starts_with(r),
+                _ => false,
+            }
         };
         if !inside {
             diags.push(
@@ -252,6 +257,15 @@ fn check_inputs(dir: &Path, a: &Asset, diags: &mut Diagnostics) {
             );
         }
     }
+}
+
+/// Whether `root/f` passes through a symlink below `root` (the file itself included).
+fn through_symlink(root: &Path, f: &RelPath) -> bool {
+    let mut p = root.to_path_buf();
+    f.as_str().split('/').any(|c| {
+        p.push(c);
+        std::fs::symlink_metadata(&p).map(|m| m.file_type().is_symlink()).unwrap_or(true)
+    })
 }
 
 fn check_refs(assets: &[Asset], diags: &mut Diagnostics) {

@@ -1,0 +1,319 @@
+#!/usr/bin/env python3
+"""packer's scaling benchmark. Measures, in one run and side by side:
+
+  packer gen cold and with nothing changed; a no-op ninja (vs a minimal graph with as many
+  edges); touch of every source; one file edited; one sprite of a 1,000-sprite bank edited;
+  a full clean build; switching content A -> B -> A; the same graph as a plain mtime
+  build.ninja calling the same conversions without gating; the same graph as a CMake
+  project (configure + generate with -G Ninja); the hashing floor (examples/hash_floor.rs);
+  a gated `packer step` with nothing to do vs /bin/true; peak memory of gen.
+
+Writes bench/RESULTS.md. Usage (from the repository root):
+
+    python3 bench/run.py                 # N = 1000 and 10000, gen-only at 100000
+    python3 bench/run.py --sizes 1000    # quick
+"""
+import argparse, json, os, platform, shutil, statistics, subprocess, sys, tempfile, time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+PACKER = os.path.join(ROOT, "target/release/packer")
+FLOOR = os.path.join(ROOT, "target/release/examples/hash_floor")
+NINJA = os.environ.get("NINJA", "ninja")
+
+
+def run(cmd, cwd, env=None, check=True, stdin=None):
+    """Runs a command; returns (seconds, peak RSS in KiB of that child, stdout)."""
+    t = time.perf_counter()
+    p = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.PIPE if stdin else None,
+                         env={**os.environ, **(env or {})}, shell=isinstance(cmd, str))
+    out, err = p.communicate(stdin)
+    secs = time.perf_counter() - t
+    _, status, usage = os.wait4(p.pid, 0) if p.returncode is None else (0, 0, None)
+    if check and p.returncode != 0:
+        sys.exit(f"{cmd} failed in {cwd}:\n{out.decode()}\n{err.decode()}")
+    rss = usage.ru_maxrss if usage else 0
+    return secs, rss, out.decode() + err.decode()
+
+
+def peak_rss(cmd, cwd):
+    """Seconds and peak RSS (KiB) of one run, from the kernel's accounting of that child."""
+    t = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:
+        os.chdir(cwd)
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.execv(cmd[0], cmd)
+    _, status, usage = os.wait4(pid, 0)
+    if status != 0:
+        sys.exit(f"{cmd} failed in {cwd}")
+    return time.perf_counter() - t, usage.ru_maxrss
+
+
+def median(f, n=5):
+    return statistics.median(f() for _ in range(n))
+
+
+def conversions(ws):
+    log = os.path.join(ws, "build/obj/steps.log")
+    if not os.path.exists(log):
+        return 0
+    n = sum(1 for line in open(log) if json.loads(line)["outcome"] == "built")
+    os.remove(log)
+    return n
+
+
+def sources(ws):
+    reg = json.load(open(os.path.join(ws, "assets/.prometeu/index.json")))
+    out = []
+    for e in reg["assets"]:
+        root = os.path.join(ws, "assets", e["root"])
+        d = json.load(open(os.path.join(root, "asset.json")))
+        out += [os.path.join(root, p) for role in d["inputs"].values() for p in role if not p.startswith("@")]
+    return reg, out
+
+
+def touch_all(files):
+    now = time.time()
+    for f in files:
+        os.utime(f, (now, now))
+
+
+def make(ws, n, variant="A"):
+    subprocess.run([sys.executable, os.path.join(ROOT, "bench/make_workspace.py"), ws, str(n), "--variant", variant], check=True)
+
+
+def ninja(ws, *args):
+    return run([NINJA, *args], ws)[0]
+
+
+def minimal_noop(tmp, edges):
+    """A no-op ninja on a minimal graph with `edges` edges (one input, one output each)."""
+    d = os.path.join(tmp, "minimal")
+    os.makedirs(d)
+    lines = ["rule r\n  command = touch $out\n"]
+    for i in range(edges):
+        open(os.path.join(d, f"i{i}"), "w").close()
+        lines.append(f"build o{i}: r i{i}\n")
+    open(os.path.join(d, "build.ninja"), "w").write("".join(lines))
+    ninja(d)
+    return median(lambda: ninja(d))
+
+
+def plain_ninja(ws, reg):
+    """The same graph as a plain mtime build.ninja calling the same conversions, ungated."""
+    lines = [f"packer = {PACKER}\nrule step\n  command = $packer step $kind --root=$root --out=$out_prefix\n  restat = 1\n"
+             "rule pack\n  command = $packer step pack --obj-dir=plain/obj --out-dir=plain\n  restat = 1\n"]
+    bins = []
+    kinds = {"blob": "blob", "tile_bank": "tiles", "sound_bank": "sounds", "tilemap": "tilemap"}
+    for e in reg["assets"]:
+        root = f"assets/{e['root']}"
+        d = json.load(open(os.path.join(ws, root, "asset.json")))
+        srcs = " ".join(f"{root}/{p}" for role in d["inputs"].values() for p in role)
+        i = e["asset_id"]
+        lines.append(f"build plain/obj/{i}.bin plain/obj/{i}.json: step {srcs} {root}/asset.json\n"
+                     f"  kind = {kinds[d['type']]}\n  root = {root}\n  out_prefix = plain/obj/{i}\n")
+        bins.append(f"plain/obj/{i}.bin plain/obj/{i}.json")
+    lines.append(f"build plain/assets.pa: pack {' '.join(bins)}\ndefault plain/assets.pa\n")
+    open(os.path.join(ws, "plain.ninja"), "w").write("".join(lines))
+
+
+def cmake_project(ws, reg, tmp):
+    """The same graph as a CMake project of add_custom_command, configured with -G Ninja."""
+    kinds = {"blob": "blob", "tile_bank": "tiles", "sound_bank": "sounds"}
+    src = os.path.join(tmp, "cmake-src")
+    os.makedirs(src)
+    lines = ["cmake_minimum_required(VERSION 3.20)\nproject(assets NONE)\n"]
+    outs = []
+    for e in reg["assets"]:
+        root = f"{ws}/assets/{e['root']}"
+        d = json.load(open(os.path.join(root, "asset.json")))
+        srcs = " ".join(f'"{root}/{p}"' for role in d["inputs"].values() for p in role)
+        i = e["asset_id"]
+        out = f"${{CMAKE_BINARY_DIR}}/obj/{i}.bin"
+        lines.append(f'add_custom_command(OUTPUT {out} COMMAND {PACKER} step {kinds[d["type"]]} "--root={root}" '
+                     f'"--out=${{CMAKE_BINARY_DIR}}/obj/{i}" DEPENDS {srcs} VERBATIM)\n')
+        outs.append(out)
+    lines.append(f"add_custom_target(assets ALL DEPENDS {' '.join(outs)})\n")
+    open(os.path.join(src, "CMakeLists.txt"), "w").write("".join(lines))
+    build = os.path.join(tmp, "cmake-build")
+    secs, _, _ = run(["cmake", "-S", src, "-B", build, "-G", "Ninja", f"-DCMAKE_MAKE_PROGRAM={shutil.which(NINJA) or NINJA}"], tmp)
+    return secs
+
+
+def bench_size(n, tmp, full):
+    ws = os.path.join(tmp, f"ws{n}")
+    r = {"n": n}
+    make(ws, n)
+    reg, files = sources(ws)
+    r["assets"] = len(reg["assets"])
+    r["sources"] = len(files)
+    r["source_bytes"] = sum(os.path.getsize(f) for f in files)
+    r["gen_cold"], r["gen_cold_rss_kib"] = peak_rss([PACKER, "gen"], ws)
+    _, _, out = run([FLOOR], ws, stdin="\n".join(files).encode())
+    r["floor"] = median(lambda: run([FLOOR], ws, stdin="\n".join(files).encode())[0], 3)
+    # Cold again, now with a warm page cache like the floor's, for the throughput ratio.
+    shutil.rmtree(os.path.join(ws, "build"))
+    os.remove(os.path.join(ws, "assets/.prometeu/cache/fingerprints.json"))
+    r["gen_cold_warm_cache"] = run([PACKER, "gen"], ws)[0]
+    time.sleep(2.1)  # past the racy-clean window, as in real use
+    run([PACKER, "gen"], ws)
+    r["gen_noop"] = median(lambda: run([PACKER, "gen"], ws)[0])
+    ninja_file = open(os.path.join(ws, "build.ninja")).read()
+    r["ninja_bytes"] = len(ninja_file)
+    r["ninja_edges"] = sum(1 for line in ninja_file.splitlines() if line.startswith("build "))
+    if not full:
+        return r
+    r["full_build"] = ninja(ws)
+    r["full_build_conversions"] = conversions(ws)
+    r["ninja_noop"] = median(lambda: ninja(ws))
+    r["minimal_noop"] = minimal_noop(tmp, r["ninja_edges"])
+    time.sleep(0.05)
+    touch_all(files)
+    r["touch_all"] = ninja(ws)
+    r["touch_all_conversions"] = conversions(ws)
+    blob = next(f for f in files if f.endswith("data.bin"))
+    with open(blob, "ab") as f:
+        f.write(b"edit")
+    r["one_edit"] = ninja(ws)
+    r["one_edit_conversions"] = conversions(ws)
+    sprite = os.path.join(ws, "assets/sprites1000/s0500.png")
+    data = open(sprite, "rb").read()
+    big = reg["assets"][-1]["asset_id"]
+    shutil.copy(os.path.join(ws, "assets/sprites1000/s0501.png"), sprite)
+    r["sprite_edit"] = ninja(ws)
+    r["sprite_edit_conversions"] = conversions(ws)
+    open(sprite, "wb").write(data)
+    ninja(ws)
+    conversions(ws)
+    bank_out = os.path.join(tmp, f"bank{n}")
+    r["bank_full"] = run([PACKER, "step", "tiles", "--root=assets/sprites1000", f"--out={bank_out}/x"], ws)[0]
+    # A -> B -> A: a branch switch rewrites every file whose content differs.
+    a_copy = os.path.join(tmp, f"a{n}")
+    shutil.copytree(os.path.join(ws, "assets"), a_copy, ignore=shutil.ignore_patterns(".prometeu"))
+    make(ws, n, "B")
+    r["switch_b"] = ninja(ws)
+    r["switch_b_conversions"] = conversions(ws)
+    make(ws, n, "A")
+    r["switch_back_a"] = ninja(ws)
+    r["switch_back_a_conversions"] = conversions(ws)
+    clean = os.path.join(tmp, f"clean{n}")
+    shutil.copytree(os.path.join(ws, "assets"), os.path.join(clean, "assets"), ignore=shutil.ignore_patterns("cache"))
+    run([PACKER, "gen", "--no-cache"], clean)
+    r["clean_build"] = ninja(clean)
+    # The plain mtime build of the same graph.
+    plain_ninja(ws, reg)
+    r["plain_full"] = ninja(ws, "-f", "plain.ninja")
+    r["plain_noop"] = median(lambda: ninja(ws, "-f", "plain.ninja"))
+    time.sleep(0.05)
+    touch_all(files)
+    r["plain_touch_all"] = ninja(ws, "-f", "plain.ninja")
+    # A gated step with nothing to do, vs /bin/true.
+    step = [PACKER, "step", "blob", "--id=1", f"--root=assets/{reg['assets'][0]['root']}"] if reg["assets"][0]["root"].startswith("g") else None
+    first_blob = next(e for e in reg["assets"] if "/blob" in e["root"])
+    step = [PACKER, "step", "blob", f"--id={first_blob['asset_id']}", f"--root=assets/{first_blob['root']}"]
+    k = 200
+    r["step_noop"] = median(lambda: sum(run(step, ws)[0] for _ in range(k)) / k, 3)
+    r["true"] = median(lambda: sum(run(["/bin/true"], ws)[0] for _ in range(k)) / k, 3)
+    if n <= 10000 and shutil.which("cmake"):
+        r["cmake_configure"] = cmake_project(ws, reg, tmp)
+    shutil.rmtree(a_copy, ignore_errors=True)
+    return r
+
+
+def machine():
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    mem = next((l.split()[1] for l in open("/proc/meminfo") if l.startswith("MemTotal")), "0")
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    ninja_v = subprocess.run([NINJA, "--version"], capture_output=True, text=True).stdout.strip()
+    return (f"{os.cpu_count()} cores ({cpu}), {int(mem) // 1024 // 1024} GiB, Linux {platform.release()}, "
+            f"ninja {ninja_v}, commit {commit}")
+
+
+def fmt(s):
+    return f"{s * 1000:.1f} ms" if s < 10 else f"{s:.2f} s"
+
+
+def report(results, big):
+    rows = []
+    def row(name, value, target, ok):
+        rows.append(f"| {name} | {value} | {target} | {'met' if ok else '**not met**'} |")
+    for r in results:
+        if "full_build" not in r:
+            continue
+        n = r["n"]
+        row(f"touch of every source / full build (N={n})", f"{fmt(r['touch_all'])} / {fmt(r['full_build'])} = {r['touch_all'] / r['full_build']:.1%}, "
+            f"{r['touch_all_conversions']} conversions", "≤ 5%, 0 conversions", r["touch_all"] <= 0.05 * r["full_build"] and r["touch_all_conversions"] == 0)
+        row(f"no-op ninja / minimal graph, same edges (N={n})", f"{fmt(r['ninja_noop'])} / {fmt(r['minimal_noop'])} = {r['ninja_noop'] / r['minimal_noop']:.2f}×",
+            "≤ 1.1×", r["ninja_noop"] <= 1.1 * r["minimal_noop"])
+        row(f"build.ninja bytes per edge (N={n})", f"{r['ninja_bytes']} / {r['ninja_edges']} = {r['ninja_bytes'] / r['ninja_edges']:.0f} "
+            f"({r['ninja_bytes'] / r['assets']:.0f} per asset)", "≤ 100", r["ninja_bytes"] / r["ninja_edges"] <= 100)
+        row(f"one sprite of 1,000 edited / that bank's full build (N={n})", f"{fmt(r['sprite_edit'])} / {fmt(r['bank_full'])} = {r['sprite_edit'] / r['bank_full']:.1%}, "
+            f"{r['sprite_edit_conversions']} conversions", "≤ 5%", r["sprite_edit"] <= 0.05 * r["bank_full"])
+        row(f"A → B → A: clean build / third build (N={n})", f"{fmt(r['clean_build'])} / {fmt(r['switch_back_a'])} = {r['clean_build'] / r['switch_back_a']:.1f}×, "
+            f"{r['switch_back_a_conversions']} conversions", "≥ 10×", r["clean_build"] >= 10 * r["switch_back_a"])
+        row(f"gated step with nothing to do − /bin/true (N={n})", f"{fmt(r['step_noop'])} − {fmt(r['true'])} = {(r['step_noop'] - r['true']) * 1000:.2f} ms",
+            "≤ 1 ms", r["step_noop"] - r["true"] <= 0.001)
+        floor_tp = r["source_bytes"] / r["floor"]
+        gen_tp = r["source_bytes"] / r["gen_cold_warm_cache"]
+        row(f"cold gen hashing throughput / hashing floor (N={n})", f"{gen_tp / 1e6:.0f} / {floor_tp / 1e6:.0f} MB/s = {gen_tp / floor_tp:.0%}", "≥ 80%", gen_tp >= 0.8 * floor_tp)
+        if "cmake_configure" in r:
+            row(f"gen with nothing changed / CMake configure+generate (N={n})", f"{fmt(r['gen_noop'])} / {fmt(r['cmake_configure'])} = 1/{r['cmake_configure'] / r['gen_noop']:.0f}",
+                "≤ 1/20", r["gen_noop"] * 20 <= r["cmake_configure"])
+    if big:
+        row(f"gen with nothing changed (N={big['n']})", fmt(big["gen_noop"]), "≤ 0.5 s", big["gen_noop"] <= 0.5)
+    mem = ", ".join(f"N={r['n']}: {r['gen_cold_rss_kib'] / 1024:.0f} MiB ({r['gen_cold_rss_kib'] / r['assets']:.1f} KiB/asset)" for r in results + ([big] if big else []))
+    detail = ["| N | assets | sources | gen cold | gen no-op | full build | no-op ninja | touch all | one edit | A→B | B→A | plain full | plain no-op | plain touch all | CMake configure |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results + ([big] if big else []):
+        g = lambda k: fmt(r[k]) if k in r else "–"
+        detail.append(f"| {r['n']} | {r['assets']} | {r['sources']} | {g('gen_cold')} | {g('gen_noop')} | {g('full_build')} | {g('ninja_noop')} | {g('touch_all')} | "
+                      f"{g('one_edit')} | {g('switch_b')} | {g('switch_back_a')} | {g('plain_full')} | {g('plain_noop')} | {g('plain_touch_all')} | {g('cmake_configure')} |")
+    text = f"""# Benchmark results
+
+Measured by `python3 bench/run.py` on {machine()}, {time.strftime('%Y-%m-%d')}.
+Medians of 5 runs where repeated; page cache warm. Workspaces from `bench/make_workspace.py`
+(80% blobs, 15% tile banks, 5% sound banks, plus a 1,000-sprite bank).
+
+## Targets
+
+| target | measured | goal | |
+|---|---|---|---|
+{chr(10).join(rows)}
+
+Peak memory of cold gen: {mem}.
+
+## All timings
+
+{chr(10).join(detail)}
+
+"plain" is the same graph as an mtime-driven build.ninja calling the same conversions
+without key-file gating; "CMake configure" is `cmake -G Ninja` on the same graph as
+`add_custom_command`s. Raw numbers: `bench/results.json`.
+"""
+    open(os.path.join(ROOT, "bench/RESULTS.md"), "w").write(text)
+    json.dump(results + ([big] if big else []), open(os.path.join(ROOT, "bench/results.json"), "w"), indent=1)
+    print(text)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="1000,10000")
+    ap.add_argument("--gen-only", default="100000", help="sizes measured for gen and memory only ('' for none)")
+    a = ap.parse_args()
+    subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "packer", "--example", "hash_floor"], cwd=ROOT, check=True)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="packer-bench") as tmp:
+        for n in [int(x) for x in a.sizes.split(",") if x]:
+            results.append(bench_size(n, tmp, True))
+            print(json.dumps(results[-1]), file=sys.stderr)
+        big = None
+        for n in [int(x) for x in a.gen_only.split(",") if x]:
+            big = bench_size(n, tmp, False)
+            print(json.dumps(big), file=sys.stderr)
+    report(results, big)
+
+
+if __name__ == "__main__":
+    main()
