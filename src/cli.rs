@@ -208,7 +208,9 @@ impl GenArgs {
     fn run(&self, dir: &std::path::Path) -> anyhow::Result<gen::Options> {
         let opts = self.options();
         let r = gen::run(dir, &opts)?;
-        if !(self.quiet || self.regen) {
+        if r.unchanged && !(self.quiet || self.regen) {
+            eprintln!("packer gen: nothing changed");
+        } else if !(self.quiet || self.regen) {
             eprintln!(
                 "packer gen: {} assets, {} files hashed, {} key files rewritten, {} stale files removed{}",
                 r.assets,

@@ -8,6 +8,7 @@ use crate::decl::AssetType;
 use crate::diag::{Blocked, Code, Diagnostic};
 use crate::fingerprint::Fingerprints;
 use crate::fsutil;
+use crate::genstate;
 use crate::graph;
 use crate::keys::{self, KeyFile, Keyed, Mode, SourceKey};
 use crate::ninja::{self, AssetEdge, Plan};
@@ -87,6 +88,8 @@ impl Options {
 /// What one gen run did.
 #[derive(Debug, Default)]
 pub struct Report {
+    /// The fast path: nothing gen depends on changed since its last run.
+    pub unchanged: bool,
     pub assets: usize,
     pub hashed: usize,
     pub keys_rewritten: usize,
@@ -128,6 +131,10 @@ pub fn plan_keys(dir: &Path, fp: &mut Fingerprints) -> anyhow::Result<Planned> {
 
 /// Runs gen in project directory `dir`.
 pub fn run(dir: &Path, opts: &Options) -> anyhow::Result<Report> {
+    let state_options = state_options(opts);
+    if genstate::unchanged(dir, &opts.build_dir, &state_options) {
+        return Ok(Report { unchanged: true, ..Report::default() });
+    }
     let mut fp = Fingerprints::load(dir);
     fp.progress = opts.progress && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let p = plan_keys(dir, &mut fp)?;
@@ -156,6 +163,7 @@ pub fn run(dir: &Path, opts: &Options) -> anyhow::Result<Report> {
     if let Some(d) = &opts.depfile {
         fsutil::write_if_changed(&dir.join(d), &depfile(dir, opts, &plan)?)?;
     }
+    record_state(dir, opts, state_options, &plan, &p.ws.assets);
     if opts.regen && opts.prefix.is_some() && report.ninja_written {
         // Ninja reloads only the top-level manifest: a file pulled in with subninja keeps its
         // old graph for the rest of this run, which would build the wrong set of assets.
@@ -240,6 +248,30 @@ fn plan(ws: &Workspace, g: &graph::Graph, opts: &Options) -> anyhow::Result<Plan
         assets: edges,
         gen_inputs,
     })
+}
+
+/// Everything besides the files that decides gen's output: its options and the packer binary.
+fn state_options(opts: &Options) -> String {
+    let exe = std::env::current_exe().ok();
+    let stamp = exe.as_ref().and_then(|e| std::fs::metadata(e).ok()).map(|m| {
+        use std::os::unix::fs::MetadataExt;
+        format!("{}:{}:{}", m.len(), m.mtime(), m.mtime_nsec())
+    });
+    let env: Vec<String> =
+        [crate::cache::ENV, Mode::ENV].iter().map(|k| std::env::var(k).unwrap_or_default()).collect();
+    format!("{:?} {:?} {:?} {:?} {}", opts.args(), opts.prefix, exe, stamp, env.join(" "))
+}
+
+/// Records what this run read (registry, declarations, sources) and wrote (key files,
+/// build.ninja, depfile) for the next run's fast path.
+fn record_state(dir: &Path, opts: &Options, options: String, plan: &Plan, assets: &[Asset]) {
+    let inputs: Vec<String> =
+        plan.gen_inputs.iter().filter(|p| !dir.join(p).is_dir() && !Path::new(p).is_absolute()).cloned().collect();
+    let mut outputs: Vec<String> = assets.iter().map(|a| format!("{}/{}.key", opts.keys_dir(), a.id)).collect();
+    outputs.push(format!("{}/pack.key", opts.keys_dir()));
+    outputs.push(opts.ninja_file.clone());
+    outputs.extend(opts.depfile.clone());
+    genstate::record(dir, &opts.build_dir, &genstate::GenState { options, inputs, outputs });
 }
 
 /// A Make-style depfile: `<build>/assets.pa: <every generator input>`, absolute paths, for

@@ -17,6 +17,7 @@ pub mod fingerprint;
 pub mod formats;
 pub mod fsutil;
 pub mod gen;
+pub mod genstate;
 pub mod graph;
 pub mod keys;
 pub mod ninja;

@@ -99,13 +99,8 @@ impl Ctx<'_> {
             }
         }
         let bytes = build()?;
-        let digest = keys::hash_bytes(&bytes);
-        let rec = Record {
-            key,
-            outputs: [("out".to_string(), super::Digest { size: bytes.len() as u64, blake3: digest })].into(),
-            how: None,
-            previous: None,
-        };
+        let rec =
+            Record { key, outputs: [("out".to_string(), super::Digest::of(&bytes))].into(), how: None, previous: None };
         if let Err(e) = self.inputs.put(&rec, std::slice::from_ref(&bytes)) {
             eprintln!("packer: warning: could not cache {input}: {e:#}");
         }

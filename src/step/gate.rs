@@ -16,6 +16,23 @@ use std::path::{Path, PathBuf};
 pub struct Digest {
     pub size: u64,
     pub blake3: String,
+    /// Local records only: the file's mtime (ns) and inode when written. When they still
+    /// match, the output is taken as intact without reading it (the no-op step stays cheap);
+    /// otherwise its bytes are hashed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stat: Option<(i128, u64)>,
+}
+
+impl Digest {
+    pub fn of(bytes: &[u8]) -> Digest {
+        Digest { size: bytes.len() as u64, blake3: keys::hash_bytes(bytes), stat: None }
+    }
+}
+
+fn file_stat(path: &Path) -> Option<(u64, i128, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.len(), m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128, m.ino()))
 }
 
 /// How the outputs a record describes came to be.
@@ -45,7 +62,8 @@ pub struct Record {
 impl Record {
     /// The record as the cache stores it: key and outputs only.
     pub fn entry(&self) -> Record {
-        Record { key: self.key.clone(), outputs: self.outputs.clone(), how: None, previous: None }
+        let outputs = self.outputs.iter().map(|(l, d)| (l.clone(), Digest { stat: None, ..d.clone() })).collect();
+        Record { key: self.key.clone(), outputs, how: None, previous: None }
     }
 }
 
@@ -160,7 +178,8 @@ impl Gate {
         let mut digests = BTreeMap::new();
         for (o, b) in self.outputs.iter().zip(bytes) {
             fsutil::write_if_changed(&o.path, b)?;
-            digests.insert(o.label.to_string(), Digest { size: b.len() as u64, blake3: keys::hash_bytes(b) });
+            let stat = file_stat(&o.path).map(|(_, mtime, ino)| (mtime, ino));
+            digests.insert(o.label.to_string(), Digest { stat, ..Digest::of(b) });
         }
         let previous = match local {
             Some(l) if l.key.strong != key.strong => Some(l.key.doc.clone()),
@@ -190,6 +209,11 @@ pub(crate) fn append_log(obj_dir: &Path, line: &serde_json::Value) {
 
 /// Whether the file at `path` has the recorded size and BLAKE3.
 pub(crate) fn intact(path: &Path, d: &Digest) -> bool {
+    if let (Some((mtime, ino)), Some((size, m, i))) = (d.stat, file_stat(path)) {
+        if size == d.size && m == mtime && i == ino {
+            return true;
+        }
+    }
     match std::fs::read(path) {
         Ok(bytes) => bytes.len() as u64 == d.size && keys::hash_bytes(&bytes) == d.blake3,
         Err(_) => false,

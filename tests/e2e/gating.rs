@@ -151,3 +151,50 @@ fn every_action_edge_is_restat_and_gated_by_its_key_file() {
     assert!(text.contains("rspfile_content = $in_newline"));
     assert!(text.contains("generator = 1"));
 }
+
+/// Sets a file's mtime a minute back (out of the racy-clean window).
+fn age(s: &Space, rel: &str) {
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+    std::fs::File::options().append(true).open(s.path(rel)).unwrap().set_modified(old).unwrap();
+}
+
+#[test]
+fn gen_with_nothing_changed_takes_the_fast_path_and_notices_every_change() {
+    let s = three();
+    let inputs = [
+        "assets/.prometeu/index.json",
+        "assets/a/asset.json",
+        "assets/b/asset.json",
+        "assets/c/asset.json",
+        "assets/a/a.bin",
+        "assets/b/b.bin",
+        "assets/c/c.bin",
+    ];
+    for f in inputs {
+        age(&s, f);
+    }
+    s.packer(&["gen"]).ok();
+    assert!(s.packer(&["gen"]).ok().stderr.contains("nothing changed"));
+    // A changed source with an old mtime (size differs): the full path runs and re-keys it.
+    let key = s.read("build/keys/1.key");
+    s.write("assets/a/a.bin", b"alpha, longer");
+    age(&s, "assets/a/a.bin");
+    assert!(!s.packer(&["gen"]).ok().stderr.contains("nothing changed"));
+    assert_ne!(s.read("build/keys/1.key"), key);
+    assert!(s.packer(&["gen"]).ok().stderr.contains("nothing changed"));
+    // A deleted key file, other options, another mode: all full runs.
+    std::fs::remove_file(s.path("build/keys/2.key")).unwrap();
+    assert!(!s.packer(&["gen"]).ok().stderr.contains("nothing changed"));
+    assert!(s.exists("build/keys/2.key"));
+    assert!(!s.packer(&["gen", "--no-cache"]).ok().stderr.contains("nothing changed"));
+    assert!(!s
+        .packer_env(&["gen", "--no-cache"], &[("PACKER_NON_STRICT", "1")])
+        .ok()
+        .stderr
+        .contains("nothing changed"));
+    // A racily clean input (modified just now) is never trusted.
+    s.packer(&["gen"]).ok();
+    s.touch("assets/b/b.bin");
+    assert!(!s.packer(&["gen"]).ok().stderr.contains("nothing changed"));
+    assert!(!s.packer(&["gen"]).ok().stderr.contains("nothing changed"), "still within the racy window");
+}
