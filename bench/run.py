@@ -13,7 +13,7 @@ Writes bench/RESULTS.md. Usage (from the repository root):
     python3 bench/run.py                 # N = 1000 and 10000, gen-only at 100000
     python3 bench/run.py --sizes 1000    # quick
 """
-import argparse, json, os, platform, shutil, statistics, subprocess, sys, tempfile, time
+import argparse, json, os, platform, re, shutil, statistics, subprocess, sys, tempfile, time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 PACKER = os.path.join(ROOT, "target/release/packer")
@@ -156,7 +156,10 @@ def bench_size(n, tmp, full):
     # Cold again, now with a warm page cache like the floor's, for the throughput ratio.
     shutil.rmtree(os.path.join(ws, "build"))
     os.remove(os.path.join(ws, "assets/.prometeu/cache/fingerprints.json"))
-    r["gen_cold_warm_cache"] = run([PACKER, "gen"], ws)[0]
+    secs, _, out = run([PACKER, "gen"], ws, env={"PACKER_TIMINGS": "1"})
+    r["gen_cold_warm_cache"] = secs
+    m = re.search(r"hash ([0-9.]+) s, (\d+) files, (\d+) bytes", out)
+    r["gen_hash_phase"], r["gen_hashed_bytes"] = float(m.group(1)), int(m.group(3))
     time.sleep(2.1)  # past the racy-clean window, as in real use
     run([PACKER, "gen"], ws)
     r["gen_noop"] = median(lambda: run([PACKER, "gen"], ws)[0])
@@ -256,8 +259,9 @@ def report(results, big):
         row(f"gated step with nothing to do − /bin/true (N={n})", f"{fmt(r['step_noop'])} − {fmt(r['true'])} = {(r['step_noop'] - r['true']) * 1000:.2f} ms",
             "≤ 1 ms", r["step_noop"] - r["true"] <= 0.001)
         floor_tp = r["source_bytes"] / r["floor"]
-        gen_tp = r["source_bytes"] / r["gen_cold_warm_cache"]
-        row(f"cold gen hashing throughput / hashing floor (N={n})", f"{gen_tp / 1e6:.0f} / {floor_tp / 1e6:.0f} MB/s = {gen_tp / floor_tp:.0%}", "≥ 80%", gen_tp >= 0.8 * floor_tp)
+        gen_tp = r["gen_hashed_bytes"] / r["gen_hash_phase"]
+        row(f"cold gen hashing throughput / hashing floor (N={n})", f"{gen_tp / 1e6:.0f} / {floor_tp / 1e6:.0f} MB/s = {gen_tp / floor_tp:.0%} "
+            f"(whole cold gen: {r['source_bytes'] / r['gen_cold_warm_cache'] / 1e6:.0f} MB/s)", "≥ 80%", gen_tp >= 0.8 * floor_tp)
         if "cmake_configure" in r:
             row(f"gen with nothing changed / CMake configure+generate (N={n})", f"{fmt(r['gen_noop'])} / {fmt(r['cmake_configure'])} = 1/{r['cmake_configure'] / r['gen_noop']:.0f}",
                 "≤ 1/20", r["gen_noop"] * 20 <= r["cmake_configure"])

@@ -45,6 +45,9 @@ pub struct Fingerprints {
     pub hashed: usize,
     /// Show a progress line on stderr while hashing many files (a terminal only).
     pub progress: bool,
+    /// Time spent and bytes read by the last `hash_all`'s stat-and-hash work (for timings).
+    pub hash_time: std::time::Duration,
+    pub hashed_bytes: u64,
 }
 
 fn now_ns() -> i128 {
@@ -64,7 +67,7 @@ impl Fingerprints {
             .filter(|f| f.version == 1)
             .map(|f| f.files)
             .unwrap_or_default();
-        Fingerprints { files, hashed: 0, progress: false }
+        Fingerprints { files, ..Fingerprints::default() }
     }
 
     /// Writes the fingerprints (only when they changed).
@@ -77,6 +80,7 @@ impl Fingerprints {
     /// The BLAKE3 of each project-relative path, re-hashing only files whose stat changed or
     /// which were racily clean, on every core. Forgets files not asked about.
     pub fn hash_all(&mut self, project: &Path, paths: &[String]) -> anyhow::Result<Vec<String>> {
+        let started = std::time::Instant::now();
         let mut out: Vec<Option<String>> = vec![None; paths.len()];
         let mut todo: Vec<usize> = Vec::new();
         let mut stats: Vec<Option<std::fs::Metadata>> = Vec::with_capacity(paths.len());
@@ -100,6 +104,8 @@ impl Fingerprints {
             r
         })?;
         self.hashed = todo.len();
+        self.hash_time = started.elapsed();
+        self.hashed_bytes = todo.iter().filter_map(|&i| stats[i].as_ref()).map(|m| m.len()).sum();
         let mut files = BTreeMap::new();
         for (i, h) in todo.into_iter().zip(hashes) {
             out[i] = Some(h);

@@ -137,7 +137,9 @@ pub fn run(dir: &Path, opts: &Options) -> anyhow::Result<Report> {
     }
     let mut fp = Fingerprints::load(dir);
     fp.progress = opts.progress && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let started = std::time::Instant::now();
     let p = plan_keys(dir, &mut fp)?;
+    let planned = started.elapsed();
     p.ws.diags.print();
     let plan = plan(&p.ws, &p.graph, opts)?;
     let text = ninja::render(&plan).map_err(|ninja::Unrepresentable(path, c)| {
@@ -154,6 +156,8 @@ pub fn run(dir: &Path, opts: &Options) -> anyhow::Result<Report> {
     let mut report = Report { assets: p.ws.assets.len(), hashed: fp.hashed, ..Report::default() };
     fp.save(dir)?;
     let keys_dir = dir.join(opts.keys_dir());
+    // Sequential on purpose: creating files in one directory from several threads contends
+    // on the directory and was several times slower (measured: 4.2 s vs 1.0 s for 10,000).
     for (a, k) in p.ws.assets.iter().zip(&p.keys) {
         report.keys_rewritten += write_key(&keys_dir.join(format!("{}.key", a.id)), opts.mode, k)? as usize;
     }
@@ -164,6 +168,17 @@ pub fn run(dir: &Path, opts: &Options) -> anyhow::Result<Report> {
         fsutil::write_if_changed(&dir.join(d), &depfile(dir, opts, &plan)?)?;
     }
     record_state(dir, opts, state_options, &plan, &p.ws.assets);
+    if std::env::var_os("PACKER_TIMINGS").is_some() {
+        // For the benchmark: the stat-and-hash phase against the hashing floor.
+        eprintln!(
+            "packer gen timings: plan {:.6} s (hash {:.6} s, {} files, {} bytes), total {:.6} s",
+            planned.as_secs_f64(),
+            fp.hash_time.as_secs_f64(),
+            fp.hashed,
+            fp.hashed_bytes,
+            started.elapsed().as_secs_f64()
+        );
+    }
     if opts.regen && opts.prefix.is_some() && report.ninja_written {
         // Ninja reloads only the top-level manifest: a file pulled in with subninja keeps its
         // old graph for the rest of this run, which would build the wrong set of assets.

@@ -80,12 +80,18 @@ impl Workspace {
         let mut diags = Diagnostics::default();
         check_registry_identity(&registry, &mut diags);
         let mut assets = Vec::new();
-        for entry in &registry.assets {
+        // Reading and parsing the declarations is the bulk of the work: spread it over the cores.
+        let parsed = crate::step::parallel_map(&registry.assets, |entry| {
             let decl_rel = project_path(&entry.root).join(&rel(decl::FILE));
-            let decl_file = decl_rel.under(dir);
-            let bytes = match std::fs::read(&decl_file) {
-                Ok(b) => b,
-                Err(e) => {
+            let read = std::fs::read(decl_rel.under(dir));
+            let parsed = read.as_ref().ok().map(|bytes| decl::parse(bytes, decl_rel.as_str()));
+            Ok((decl_rel, read.err(), parsed))
+        })?;
+        for (entry, (decl_rel, read_error, parsed)) in registry.assets.iter().zip(parsed) {
+            let (decl, found) = match (read_error, parsed) {
+                (None, Some(p)) => p,
+                (e, _) => {
+                    let e = e.map(|e| e.to_string()).unwrap_or_default();
                     diags.push(
                         Diagnostic::error(
                             Code::PK002,
@@ -97,7 +103,6 @@ impl Workspace {
                     continue;
                 }
             };
-            let (decl, found) = decl::parse(&bytes, decl_rel.as_str());
             let name = decl.as_ref().map(|d| d.name.clone());
             for d in found {
                 diags.push(match &name {
