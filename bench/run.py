@@ -90,7 +90,7 @@ def ninja(ws, *args):
 
 def minimal_noop(tmp, edges):
     """A no-op ninja on a minimal graph with `edges` edges (one input, one output each)."""
-    d = os.path.join(tmp, "minimal")
+    d = os.path.join(tmp, f"minimal{edges}")
     os.makedirs(d)
     lines = ["rule r\n  command = touch $out\n"]
     for i in range(edges):
@@ -122,7 +122,7 @@ def plain_ninja(ws, reg):
 def cmake_project(ws, reg, tmp):
     """The same graph as a CMake project of add_custom_command, configured with -G Ninja."""
     kinds = {"blob": "blob", "tile_bank": "tiles", "sound_bank": "sounds"}
-    src = os.path.join(tmp, "cmake-src")
+    src = os.path.join(tmp, f"cmake-src{len(reg['assets'])}")
     os.makedirs(src)
     lines = ["cmake_minimum_required(VERSION 3.20)\nproject(assets NONE)\n"]
     outs = []
@@ -137,7 +137,7 @@ def cmake_project(ws, reg, tmp):
         outs.append(out)
     lines.append(f"add_custom_target(assets ALL DEPENDS {' '.join(outs)})\n")
     open(os.path.join(src, "CMakeLists.txt"), "w").write("".join(lines))
-    build = os.path.join(tmp, "cmake-build")
+    build = os.path.join(tmp, f"cmake-build{len(reg['assets'])}")
     secs, _, _ = run(["cmake", "-S", src, "-B", build, "-G", "Ninja", f"-DCMAKE_MAKE_PROGRAM={shutil.which(NINJA) or NINJA}"], tmp)
     return secs
 

@@ -221,28 +221,7 @@ pub fn adopt(dir: &Path, arg: &Path) -> anyhow::Result<()> {
 }
 
 fn read_decl(file: &Path) -> anyhow::Result<Declaration> {
-    let shown = file.display().to_string();
-    let bytes = match std::fs::read(file) {
-        Ok(b) => b,
-        Err(e) => {
-            return fail(
-                Diagnostic::error(
-                    Code::PK002,
-                    format!("cannot read asset.json: {e}"),
-                    "create it with `packer add <dir> --type <type>`",
-                )
-                .file(&shown),
-            )
-        }
-    };
-    let (decl, diags) = decl::parse(&bytes, &shown);
-    match decl {
-        Some(d) => {
-            diags.iter().for_each(|d| eprintln!("{d}"));
-            Ok(d)
-        }
-        None => Err(crate::diag::Blocked(diags).into()),
-    }
+    decl::read(file, "create it with `packer add <dir> --type <type>`")
 }
 
 /// (name, root) of every registered asset whose declaration parses.

@@ -454,6 +454,28 @@ impl Parser<'_> {
     }
 }
 
+/// Reads and parses one `asset.json`: warnings are printed, blocking findings are the error;
+/// `fix` says what to do when the file cannot be read.
+pub fn read(file: &std::path::Path, fix: &str) -> anyhow::Result<Declaration> {
+    let shown = file.display().to_string();
+    let bytes = match std::fs::read(file) {
+        Ok(b) => b,
+        Err(e) => {
+            return crate::diag::fail(
+                Diagnostic::error(Code::PK002, format!("cannot read asset.json: {e}"), fix).file(&shown),
+            )
+        }
+    };
+    let (decl, diags) = parse(&bytes, &shown);
+    match decl {
+        Some(d) => {
+            diags.iter().for_each(|d| eprintln!("{d}"));
+            Ok(d)
+        }
+        None => Err(crate::diag::Blocked(diags).into()),
+    }
+}
+
 /// The `asset.json` text `packer add` writes for a new asset.
 pub fn render_new(uuid: &str, name: &str, ty: AssetType, inputs: &BTreeMap<String, Vec<String>>) -> Vec<u8> {
     let doc = json!({

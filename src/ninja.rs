@@ -93,7 +93,8 @@ impl Writer<'_> {
             a.deps.iter().flat_map(|&d| [self.artifact(d, "bin"), self.artifact(d, "json")]).collect();
         self.out.push_str("\nbuild");
         self.paths(&outs)?;
-        self.out.push_str(": packer_asset");
+        self.out.push_str(": packer_");
+        self.out.push_str(a.kind);
         self.paths(&[format!("{}/keys/{}.key", self.plan.build_dir, a.id)])?;
         // Strict: a dependency's new artifact triggers the dependant (implicit inputs).
         // Non-strict: only ordering (order-only); the dependant's weak-key gate decides.
@@ -107,13 +108,7 @@ impl Writer<'_> {
             self.out.push_str(" ||");
             self.paths(order_only)?;
         }
-        self.out.push_str(&format!(
-            "\n  kind = {}\n  id = {}\n  root = {}\n  desc = {}\n",
-            a.kind,
-            a.id,
-            cmd(&a.root)?,
-            esc(&a.desc)?
-        ));
+        self.out.push_str(&format!("\n  id = {}\n  root = {}\n  desc = {}\n", a.id, cmd(&a.root)?, esc(&a.desc)?));
         Ok(())
     }
 

@@ -221,29 +221,7 @@ pub fn own_key(o: &AssetStepOptions, ty: crate::decl::AssetType, step: &str, ver
 
 /// Reads and parses `<root>/asset.json` for a step run by hand.
 pub fn read_declaration(root: &Path) -> anyhow::Result<crate::decl::Declaration> {
-    let file = root.join(crate::decl::FILE);
-    let shown = file.display().to_string();
-    let bytes = match std::fs::read(&file) {
-        Ok(b) => b,
-        Err(e) => {
-            return fail(
-                Diagnostic::error(
-                    Code::PK002,
-                    format!("cannot read asset.json: {e}"),
-                    "pass the asset root directory with --root",
-                )
-                .file(&shown),
-            )
-        }
-    };
-    let (decl, diags) = crate::decl::parse(&bytes, &shown);
-    match decl {
-        Some(d) => {
-            diags.iter().for_each(|d| eprintln!("{d}"));
-            Ok(d)
-        }
-        None => Err(crate::diag::Blocked(diags).into()),
-    }
+    crate::decl::read(&root.join(crate::decl::FILE), "pass the asset root directory with --root")
 }
 
 /// Hashes the input files of a declaration, for a step run by hand.

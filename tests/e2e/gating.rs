@@ -142,7 +142,7 @@ fn every_action_edge_is_restat_and_gated_by_its_key_file() {
     let s = three();
     let text = String::from_utf8(s.read("build.ninja")).unwrap();
     assert!(
-        text.contains("build build/obj/1.bin build/obj/1.json: packer_asset build/keys/1.key || assets/a/a.bin\n"),
+        text.contains("build build/obj/1.bin build/obj/1.json: packer_blob build/keys/1.key || assets/a/a.bin\n"),
         "{text}"
     );
     for rule in text.split("\nrule ").skip(1) {

@@ -17,7 +17,7 @@ fn strict_mode_rebuilds_dependants_when_a_dependency_changes() {
     s.build();
     assert_eq!(Pa::parse(s.read("build/assets.pa")).payload("x"), b"first y");
     let text = String::from_utf8(s.read("build.ninja")).unwrap();
-    assert!(text.contains("packer_asset build/keys/2.key | build/obj/1.bin build/obj/1.json\n"), "{text}");
+    assert!(text.contains("packer_blob build/keys/2.key | build/obj/1.bin build/obj/1.json\n"), "{text}");
     s.take_log();
     tick();
     s.write("assets/y/y.bin", b"second y");
@@ -34,7 +34,7 @@ fn non_strict_mode_keeps_the_weak_artifact_and_says_so() {
     s.packer(&["gen", "--non-strict"]).ok();
     s.ninja(&[]).ok();
     let text = String::from_utf8(s.read("build.ninja")).unwrap();
-    assert!(text.contains("packer_asset build/keys/2.key || build/obj/1.bin build/obj/1.json\n"), "order-only: {text}");
+    assert!(text.contains("packer_blob build/keys/2.key || build/obj/1.bin build/obj/1.json\n"), "order-only: {text}");
     assert!(text.contains("--non-strict"), "plain ninja regenerates in the same mode");
     let y_first: Value = serde_json::from_slice(&s.read("build/obj/1.rec")).unwrap();
     s.take_log();
