@@ -296,6 +296,9 @@ Peak memory of cold gen: {mem}.
 without key-file gating; "CMake configure" is `cmake -G Ninja` on the same graph as
 `add_custom_command`s. Raw numbers: `bench/results.json`.
 """
+    notes = os.path.join(ROOT, "bench/NOTES.md")
+    if os.path.exists(notes):
+        text += "\n" + open(notes).read()
     open(os.path.join(ROOT, "bench/RESULTS.md"), "w").write(text)
     json.dump(results + ([big] if big else []), open(os.path.join(ROOT, "bench/results.json"), "w"), indent=1)
     print(text)
