@@ -105,3 +105,25 @@ pub fn parallel_map<T: Sync, R: Send>(
         Ok(out)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parallel_map;
+
+    #[test]
+    fn parallel_map_keeps_order_and_uses_every_core() {
+        let items: Vec<u32> = (0..64).collect();
+        let out = parallel_map(&items, |i| {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            Ok((*i * 2, std::thread::current().id()))
+        })
+        .unwrap();
+        assert_eq!(out.iter().map(|(v, _)| *v).collect::<Vec<_>>(), (0..64).map(|i| i * 2).collect::<Vec<_>>());
+        let mut threads: Vec<_> = out.iter().map(|(_, t)| format!("{t:?}")).collect();
+        threads.sort();
+        threads.dedup();
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        assert_eq!(threads.len(), cores.min(64), "one worker per core (a large bank decodes on every core)");
+        assert!(parallel_map(&items, |i| if *i == 40 { anyhow::bail!("no") } else { Ok(*i) }).is_err());
+    }
+}
