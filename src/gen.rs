@@ -280,8 +280,11 @@ fn state_options(opts: &Options) -> String {
 /// Records what this run read (registry, declarations, sources) and wrote (key files,
 /// build.ninja, depfile) for the next run's fast path.
 fn record_state(dir: &Path, opts: &Options, options: String, plan: &Plan, assets: &[Asset]) {
+    // Root directories are generator inputs for Ninja but decide nothing in gen's output; the
+    // packer binary is covered by the options' stamp.
+    let roots: std::collections::HashSet<String> = assets.iter().map(|a| a.root_in_project().to_string()).collect();
     let inputs: Vec<String> =
-        plan.gen_inputs.iter().filter(|p| !dir.join(p).is_dir() && !Path::new(p).is_absolute()).cloned().collect();
+        plan.gen_inputs.iter().filter(|p| !roots.contains(*p) && !Path::new(p).is_absolute()).cloned().collect();
     let mut outputs: Vec<String> = assets.iter().map(|a| format!("{}/{}.key", opts.keys_dir(), a.id)).collect();
     outputs.push(format!("{}/pack.key", opts.keys_dir()));
     outputs.push(opts.ninja_file.clone());
