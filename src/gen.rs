@@ -288,6 +288,8 @@ fn record_state(dir: &Path, opts: &Options, options: String, plan: &Plan, assets
     let mut outputs: Vec<String> = assets.iter().map(|a| format!("{}/{}.key", opts.keys_dir(), a.id)).collect();
     outputs.push(format!("{}/pack.key", opts.keys_dir()));
     outputs.push(opts.ninja_file.clone());
+    // A missing or damaged fingerprints file is rebuilt by a full run.
+    outputs.push(crate::fingerprint::FILE.to_string());
     outputs.extend(opts.depfile.clone());
     genstate::record(dir, &opts.build_dir, &genstate::GenState { options, inputs, outputs });
 }

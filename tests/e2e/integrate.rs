@@ -251,6 +251,10 @@ fn colour_and_progress_only_on_a_terminal() {
     let tty = on_tty(&s, "gen", &[]);
     assert!(tty.contains("\rpacker gen: hashing"), "a progress line on a terminal: {tty:?}");
     assert!(!on_tty(&s, "gen --quiet", &[]).contains("hashing"));
+    // Under Ninja (the generator edge passes --regen, in the console pool): silent too.
+    std::fs::remove_file(s.path("assets/.prometeu/cache/fingerprints.json")).unwrap();
+    let regen = on_tty(&s, "gen --regen", &[]);
+    assert!(!regen.contains("hashing") && !regen.contains("packer gen:"), "{regen:?}");
 
     s.write("assets/m/1/asset.json", b"{");
     let tty = on_tty(&s, "gen", &[]);
