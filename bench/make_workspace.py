@@ -37,7 +37,13 @@ def decl(uuid, name, ty, inputs, fmt, metadata=None):
 
 
 def write(path, data):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    """Writes only when the bytes differ, as a VCS checkout does when switching branches."""
+    try:
+        with open(path, "rb") as f:
+            if f.read() == data:
+                return
+    except OSError:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "wb") as f:
         f.write(data)
 

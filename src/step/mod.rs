@@ -49,6 +49,23 @@ pub fn read_key_file(path: &Path) -> anyhow::Result<KeyFile> {
 }
 
 /// Reads a record; a missing or unreadable one is `None` (the step then rebuilds).
+/// A record's two keys only: what dependants and the pack need, without parsing (and
+/// allocating) the whole key document.
+#[derive(Clone, Debug, serde::Deserialize)]
+pub struct RecordKeys {
+    pub strong: String,
+    pub weak: String,
+}
+
+/// Reads the keys of a record; `None` if it is missing or unreadable.
+pub fn read_record_keys(path: &Path) -> Option<RecordKeys> {
+    #[derive(serde::Deserialize)]
+    struct Only {
+        key: RecordKeys,
+    }
+    serde_json::from_slice::<Only>(&std::fs::read(path).ok()?).ok().map(|o| o.key)
+}
+
 pub fn read_record(path: &Path) -> Option<Record> {
     serde_json::from_slice(&std::fs::read(path).ok()?).ok()
 }
@@ -70,8 +87,8 @@ pub fn dependency_keys(obj_dir: &Path, weak_names: &[String]) -> anyhow::Result<
         .map(|n| {
             let id = n.strip_prefix("asset/").unwrap_or(n);
             let rec = with_ext(&obj_dir.join(id), "rec");
-            match read_record(&rec) {
-                Some(r) => Ok(r.key.strong),
+            match read_record_keys(&rec) {
+                Some(r) => Ok(r.strong),
                 None => fail(
                     Diagnostic::error(
                         Code::PK021,

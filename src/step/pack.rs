@@ -4,7 +4,7 @@
 //! strong key in `dependencies-strong` — the keys recorded beside the artifacts it reads, so
 //! it is always strict. Its inputs arrive through a Ninja response file.
 
-use super::{read_record, Gate, Outcome, Output, Record};
+use super::{read_record_keys, Gate, Outcome, Output, RecordKeys};
 use crate::cache::Cache;
 use crate::canon;
 use crate::diag::{fail, Blocked, Code, Diagnostic};
@@ -105,9 +105,11 @@ pub fn run(o: &Options) -> anyhow::Result<Outcome> {
     let mut records = Vec::with_capacity(prefixes.len());
     for (e, prefix) in step_key.assets.iter().zip(&prefixes) {
         let rec_path = super::with_ext(prefix, "rec");
-        records.push(read_record(&rec_path).ok_or_else(|| Blocked::from(missing_artifact(&rec_path, &e.asset_name)))?);
+        records.push(
+            read_record_keys(&rec_path).ok_or_else(|| Blocked::from(missing_artifact(&rec_path, &e.asset_name)))?,
+        );
     }
-    doc.dependencies_strong = records.iter().map(|r| r.key.strong.clone()).collect();
+    doc.dependencies_strong = records.iter().map(|r| r.strong.clone()).collect();
     let gate = Gate {
         action: "pack".into(),
         record: o.obj_dir.join("pack.rec"),
@@ -178,13 +180,13 @@ fn artifact_prefixes(o: &Options, assets: &[PackEntry]) -> anyhow::Result<Vec<Pa
 }
 
 struct Artifact {
-    record: Record,
+    record: RecordKeys,
     payload: Vec<u8>,
     decoded_size: u64,
     metadata: Value,
 }
 
-fn load_artifact(e: &PackEntry, prefix: &Path, record: Record) -> anyhow::Result<Artifact> {
+fn load_artifact(e: &PackEntry, prefix: &Path, record: RecordKeys) -> anyhow::Result<Artifact> {
     let bin = super::with_ext(prefix, "bin");
     let payload = std::fs::read(&bin).map_err(|_| Blocked::from(missing_artifact(&bin, &e.asset_name)))?;
     let meta_path = super::with_ext(prefix, "json");
@@ -236,8 +238,8 @@ fn render(entries: &[PackEntry], arts: &[Artifact]) -> anyhow::Result<Vec<Vec<u8
                 "asset_uuid": e.asset_uuid,
                 "root": e.root,
                 "inputs": e.inputs,
-                "strong_key": a.record.key.strong,
-                "weak_key": a.record.key.weak,
+                "strong_key": a.record.strong,
+                "weak_key": a.record.weak,
             })
         })
         .collect();
