@@ -21,9 +21,7 @@ fn touching_every_source_runs_gen_once_and_no_step() {
     let s = three();
     let before = s.mtime("build/assets.pa");
     tick();
-    for f in ["assets/a/a.bin", "assets/b/b.bin", "assets/c/c.bin"] {
-        s.touch(f);
-    }
+    s.touch_all(&["assets/a/a.bin", "assets/b/b.bin", "assets/c/c.bin"]);
     let run = s.ninja(&[]).ok();
     assert_eq!(run.edges(), ["packer gen"], "{}", run.stdout);
     assert_eq!(s.mtime("build/assets.pa"), before, "assets.pa untouched");

@@ -125,10 +125,26 @@ impl Space {
         std::fs::metadata(self.path(rel)).and_then(|m| m.modified()).expect("mtime")
     }
 
-    /// Sets a file's mtime to now (same bytes), after a pause that makes it newer.
+    /// Sets a file's mtime to now (same bytes) with the real `touch`, as a user would.
+    ///
+    /// Not `File::set_modified(SystemTime::now())`: that stamps the fine-grained clock, while
+    /// the kernel stamps writes (and `touch`, through `UTIME_NOW`) with its coarse clock, which
+    /// lags by up to a tick. Ninja 1.12+ records a restat edge's start as the coarse mtime of a
+    /// file it writes, so a fine-grained stamp taken just before could look newer than the
+    /// command that already read it, and the generator would run twice — in tests only.
     pub fn touch(&self, rel: &str) {
-        let f = std::fs::File::options().write(true).open(self.path(rel)).expect("open");
-        f.set_modified(std::time::SystemTime::now()).expect("set mtime");
+        self.touch_all(&[rel]);
+    }
+
+    /// `touch` on many files in one process.
+    pub fn touch_all<S: AsRef<str>>(&self, rels: &[S]) {
+        let status = Command::new("touch")
+            .arg("-c")
+            .arg("--")
+            .args(rels.iter().map(|r| self.path(r.as_ref())))
+            .status()
+            .expect("run touch");
+        assert!(status.success(), "touch failed");
     }
 
     /// Copies the assets directory into a fresh space (a clean checkout elsewhere).
