@@ -21,6 +21,21 @@ pub fn ninja(s: &str) -> Result<String, char> {
     Ok(out)
 }
 
+/// Escapes `s` for a variable value that is never a path (a description): only `$` and a
+/// leading space, which Ninja would drop, need it. Fails as [`ninja`] does.
+pub fn value(s: &str) -> Result<String, char> {
+    let mut out = String::with_capacity(s.len() + 2);
+    for (i, c) in s.chars().enumerate() {
+        match c {
+            '$' => out.push_str("$$"),
+            ' ' if i == 0 => out.push_str("$ "),
+            c if c.is_control() => return Err(c),
+            c => out.push(c),
+        }
+    }
+    Ok(out)
+}
+
 /// Quotes `s` as one POSIX shell word: unchanged when every byte is harmless, else wrapped in
 /// single quotes with each `'` written as `'\''`.
 pub fn shell(s: &str) -> String {
@@ -74,6 +89,13 @@ mod tests {
         assert_eq!(ninja("a b$c:d#e'f").unwrap(), "a$ b$$c$:d#e'f");
         assert_eq!(ninja("line\nbreak"), Err('\n'));
         assert_eq!(ninja("tab\there"), Err('\t'));
+    }
+
+    #[test]
+    fn values_escape_only_dollar_and_a_leading_space() {
+        assert_eq!(value("TILES a:b (3 inputs) $x").unwrap(), "TILES a:b (3 inputs) $$x");
+        assert_eq!(value(" lead").unwrap(), "$ lead");
+        assert_eq!(value("a\nb"), Err('\n'));
     }
 
     #[test]

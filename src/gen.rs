@@ -243,7 +243,9 @@ fn plan(ws: &Workspace, g: &graph::Graph, opts: &Options) -> anyhow::Result<Plan
             kind: step_of(a.decl.ty).0,
             id: a.id,
             name: a.decl.name.clone(),
-            desc: format!("{} {} ({n} input{})", a.decl.ty.bank_type(), a.decl.name, if n == 1 { "" } else { "s" }),
+            // The rule's description adds the kind (`TILES hero (12 inputs)`); the count is
+            // left out for the common single-input asset (`BLOB intro`).
+            desc: if n == 1 { a.decl.name.clone() } else { format!("{} ({n} inputs)", a.decl.name) },
             root: root.to_string(),
             deps: g.deps[i].iter().map(|&d| ws.assets[d].id).collect(),
             sources,
@@ -283,11 +285,14 @@ fn record_state(dir: &Path, opts: &Options, options: String, plan: &Plan, assets
     // Root directories are generator inputs for Ninja but decide nothing in gen's output; the
     // packer binary is covered by the options' stamp.
     let roots: std::collections::HashSet<String> = assets.iter().map(|a| a.root_in_project().to_string()).collect();
-    let inputs: Vec<String> =
+    let mut inputs: Vec<String> =
         plan.gen_inputs.iter().filter(|p| !roots.contains(*p) && !Path::new(p).is_absolute()).cloned().collect();
-    let mut outputs: Vec<String> = assets.iter().map(|a| format!("{}/{}.key", opts.keys_dir(), a.id)).collect();
-    outputs.push(format!("{}/pack.key", opts.keys_dir()));
-    outputs.push(opts.ninja_file.clone());
+    // The key files are covered by their directory, one stat instead of one per asset: only
+    // gen writes them, always by rename, so a key file deleted or replaced changes the
+    // directory's mtime. It counts as an input for the racy-clean rule, so a key file removed
+    // within the same clock tick as gen's last write still forces a full run.
+    inputs.push(opts.keys_dir());
+    let mut outputs = vec![opts.ninja_file.clone()];
     // A missing or damaged fingerprints file is rebuilt by a full run.
     outputs.push(crate::fingerprint::FILE.to_string());
     outputs.extend(opts.depfile.clone());

@@ -108,7 +108,12 @@ impl Writer<'_> {
             self.out.push_str(" ||");
             self.paths(order_only)?;
         }
-        self.out.push_str(&format!("\n  id = {}\n  root = {}\n  desc = {}\n", a.id, cmd(&a.root)?, esc(&a.desc)?));
+        self.out.push_str(&format!(
+            "\n  id = {}\n  root = {}\n  desc = {}\n",
+            a.id,
+            cmd(&a.root)?,
+            escape::value(&a.desc).map_err(|c| Unrepresentable(a.desc.clone(), c))?
+        ));
         Ok(())
     }
 

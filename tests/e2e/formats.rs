@@ -158,7 +158,9 @@ fn editing_one_png_of_fifty_decodes_that_png_only() {
     let s = big_bank();
     tick();
     s.write("assets/bank/p13.png", &png4(16, 16, |x, _| (x % 4) as u8));
-    s.ninja(&[]).ok();
+    let run = s.ninja(&[]).ok();
+    let edges = run.edges();
+    assert!(edges.contains(&"TILES bank (50 inputs)".to_string()), "readable descriptions: {edges:?}");
     let mut log = s.take_log();
     log.sort();
     let built = |a: &str| (a.to_string(), "built".to_string());

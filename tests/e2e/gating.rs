@@ -45,7 +45,7 @@ fn editing_one_blob_reruns_its_edge_and_pack_only_and_matches_a_clean_build() {
     tick();
     s.write("assets/a/a.bin", b"ALPHA, edited");
     let run = s.ninja(&[]).ok();
-    assert_eq!(run.edges(), ["BLOB a (1 input)", "PACK 3 assets", "packer gen"], "{}", run.stdout);
+    assert_eq!(run.edges(), ["BLOB a", "PACK 3 assets", "packer gen"], "{}", run.stdout);
     assert_eq!(s.mtime("build/obj/2.bin"), b_bin);
 
     let clean = s.clone_assets();
@@ -91,7 +91,7 @@ fn a_deleted_output_is_rebuilt_and_pack_is_not_rewritten() {
     let before = s.read("build/assets.pa");
     std::fs::remove_file(s.path("build/obj/3.bin")).unwrap();
     let run = s.ninja(&[]).ok();
-    assert!(run.edges().contains(&"BLOB c (1 input)".to_string()), "{}", run.stdout);
+    assert!(run.edges().contains(&"BLOB c".to_string()), "{}", run.stdout);
     assert_eq!(s.read("build/assets.pa"), before);
 }
 
@@ -150,10 +150,10 @@ fn every_action_edge_is_restat_and_gated_by_its_key_file() {
     assert!(text.contains("generator = 1"));
 }
 
-/// Sets a file's mtime a minute back (out of the racy-clean window).
+/// Sets a file's (or directory's) mtime a minute back (out of the racy-clean window).
 fn age(s: &Space, rel: &str) {
     let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
-    std::fs::File::options().append(true).open(s.path(rel)).unwrap().set_modified(old).unwrap();
+    std::fs::File::open(s.path(rel)).unwrap().set_modified(old).unwrap();
 }
 
 #[test]
@@ -168,7 +168,7 @@ fn gen_with_nothing_changed_takes_the_fast_path_and_notices_every_change() {
         "assets/b/b.bin",
         "assets/c/c.bin",
     ];
-    for f in inputs {
+    for f in inputs.iter().chain(&["build/keys"]) {
         age(&s, f);
     }
     s.packer(&["gen"]).ok();
@@ -179,6 +179,11 @@ fn gen_with_nothing_changed_takes_the_fast_path_and_notices_every_change() {
     age(&s, "assets/a/a.bin");
     assert!(!s.packer(&["gen"]).ok().stderr.contains("nothing changed"));
     assert_ne!(s.read("build/keys/1.key"), key);
+    // The key directory changed just now (racily clean): one more full run, which writes
+    // nothing, then the fast path.
+    assert!(!s.packer(&["gen"]).ok().stderr.contains("nothing changed"));
+    age(&s, "build/keys");
+    s.packer(&["gen"]).ok();
     assert!(s.packer(&["gen"]).ok().stderr.contains("nothing changed"));
     // A deleted key file, other options, another mode: all full runs.
     std::fs::remove_file(s.path("build/keys/2.key")).unwrap();
