@@ -82,8 +82,19 @@ impl Cache {
     /// Stores a record and its output blobs: under its strong key, and under its weak key
     /// unless some artifact already holds that weak key.
     pub fn put(&self, rec: &Record, outputs: &[Vec<u8>]) -> anyhow::Result<()> {
-        for b in outputs {
-            self.put_blob(b)?;
+        let digests: Vec<String> = outputs.iter().map(|b| keys::hash_bytes(b)).collect();
+        self.put_hashed(rec, digests.iter().map(String::as_str).zip(outputs.iter().map(Vec::as_slice)))
+    }
+
+    /// [`Cache::put`] with each blob's digest already known (a step's outputs are hashed once,
+    /// for its record).
+    pub fn put_hashed<'a>(
+        &self,
+        rec: &Record,
+        blobs: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    ) -> anyhow::Result<()> {
+        for (digest, b) in blobs {
+            fsutil::write_once(&self.path(Kind::Cas, digest), b)?;
         }
         let bytes = canon::to_vec(&rec.entry())?;
         fsutil::write_once(&self.path(Kind::Ac, &rec.key.strong), &bytes)?;

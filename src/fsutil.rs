@@ -11,9 +11,15 @@ use std::path::Path;
 /// Writes `bytes` to `path` through a temp file in the same directory and a rename, unless the
 /// file already holds exactly these bytes. Returns whether the file was written.
 pub fn write_if_changed(path: &Path, bytes: &[u8]) -> anyhow::Result<bool> {
-    if same_bytes(path, bytes) {
+    if holds(path, bytes) {
         return Ok(false);
     }
+    atomic_write(path, bytes, true)
+}
+
+/// Replaces `path` with `bytes`, atomically, without comparing: for a caller that already
+/// knows, by digest, that the bytes differ from the file's.
+pub fn replace(path: &Path, bytes: &[u8]) -> anyhow::Result<bool> {
     atomic_write(path, bytes, true)
 }
 
@@ -51,11 +57,15 @@ fn atomic_write(path: &Path, bytes: &[u8], replace: bool) -> anyhow::Result<bool
     }
 }
 
-/// Whether `path` exists and holds exactly `bytes` (size checked first, then content).
-fn same_bytes(path: &Path, bytes: &[u8]) -> bool {
-    match std::fs::metadata(path) {
+/// Whether `path` is a file holding exactly `bytes` (size checked first, then content).
+/// One open, one `fstat`, one read: no second lookup of the path.
+pub fn holds(path: &Path, bytes: &[u8]) -> bool {
+    use std::io::Read;
+    let Ok(mut f) = std::fs::File::open(path) else { return false };
+    match f.metadata() {
         Ok(m) if m.is_file() && m.len() == bytes.len() as u64 => {
-            std::fs::read(path).map(|old| old == bytes).unwrap_or(false)
+            let mut old = Vec::with_capacity(bytes.len());
+            f.read_to_end(&mut old).is_ok() && old == bytes
         }
         _ => false,
     }

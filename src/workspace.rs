@@ -218,7 +218,12 @@ fn check_inputs(dir: &Path, a: &Asset, diags: &mut Diagnostics) {
             continue;
         }
         let path = f.under(&root);
-        match std::fs::metadata(&path) {
+        // One lstat per path component finds both a symlink on the way (the only way out of
+        // the root) and, for the common plain file, its type: no second lookup.
+        let (through_link, last) = walk(&root, f);
+        let meta =
+            if through_link { std::fs::metadata(&path) } else { last.ok_or(std::io::ErrorKind::NotFound.into()) };
+        match meta {
             Ok(m) if m.is_file() => {}
             Ok(_) => {
                 diags.push(
@@ -243,7 +248,7 @@ fn check_inputs(dir: &Path, a: &Asset, diags: &mut Diagnostics) {
         }
         // Only a symlink (the file or a directory between it and the root) can lead outside;
         // an lstat per component finds one without resolving every path.
-        let inside = !through_symlink(&root, f) || {
+        let inside = !through_link || {
             let r = canon_root.get_or_insert_with(|| std::fs::canonicalize(&root).ok());
             match (r, std::fs::canonicalize(&path)) {
                 (Some(r), Ok(p)) => p.starts_with(r),
@@ -264,13 +269,20 @@ fn check_inputs(dir: &Path, a: &Asset, diags: &mut Diagnostics) {
     }
 }
 
-/// Whether `root/f` passes through a symlink below `root` (the file itself included).
-fn through_symlink(root: &Path, f: &RelPath) -> bool {
+/// Whether `root/f` passes through a symlink below `root` (the file itself included), and
+/// the lstat of `root/f` when it does not (`None` if a component is missing).
+fn walk(root: &Path, f: &RelPath) -> (bool, Option<std::fs::Metadata>) {
     let mut p = root.to_path_buf();
-    f.as_str().split('/').any(|c| {
+    let mut last = None;
+    for c in f.as_str().split('/') {
         p.push(c);
-        std::fs::symlink_metadata(&p).map(|m| m.file_type().is_symlink()).unwrap_or(true)
-    })
+        match std::fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => return (true, None),
+            Ok(m) => last = Some(m),
+            Err(_) => return (false, None),
+        }
+    }
+    (false, last)
 }
 
 fn check_refs(assets: &[Asset], diags: &mut Diagnostics) {
