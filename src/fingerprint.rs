@@ -83,14 +83,14 @@ impl Fingerprints {
         let started = std::time::Instant::now();
         let mut out: Vec<Option<String>> = vec![None; paths.len()];
         let mut todo: Vec<usize> = Vec::new();
-        let mut stats: Vec<Option<std::fs::Metadata>> = Vec::with_capacity(paths.len());
-        for (i, p) in paths.iter().enumerate() {
-            let meta = std::fs::metadata(project.join(p)).ok();
-            match (self.files.get(p), &meta) {
+        // Stat on every core too, like the hashing that follows.
+        let stats: Vec<Option<std::fs::Metadata>> =
+            crate::step::parallel_map(paths, |p| Ok(std::fs::metadata(project.join(p)).ok()))?;
+        for (i, (p, meta)) in paths.iter().zip(&stats).enumerate() {
+            match (self.files.get(p), meta) {
                 (Some(f), Some(m)) if fresh(f, m) => out[i] = Some(f.blake3.clone()),
                 _ => todo.push(i),
             }
-            stats.push(meta);
         }
         let taken = now_ns();
         let done = AtomicUsize::new(0);

@@ -31,21 +31,45 @@ pub fn layout(sizes: impl IntoIterator<Item = usize>) -> Vec<usize> {
 /// Assembles the file from a header value (`{"asset_table", "preload"}`) and the payloads at
 /// the offsets [`layout`] gave.
 pub fn write(header: &Value, payloads: &[&[u8]]) -> anyhow::Result<Vec<u8>> {
+    let sizes: Vec<usize> = payloads.iter().map(|p| p.len()).collect();
+    write_with(header, &sizes, |slots| {
+        for (slot, p) in slots.into_iter().zip(payloads) {
+            slot.copy_from_slice(p);
+        }
+        Ok(())
+    })
+}
+
+/// [`write`] for payloads of known sizes that `fill` writes in place: it gets one slice per
+/// payload, each exactly its size, so a large container is assembled without a second copy
+/// of every payload in memory.
+pub fn write_with(
+    header: &Value,
+    sizes: &[usize],
+    fill: impl FnOnce(Vec<&mut [u8]>) -> anyhow::Result<()>,
+) -> anyhow::Result<Vec<u8>> {
     let header = canon::to_vec(header)?;
     let payload_offset = align(PRELUDE_LEN + header.len());
-    let offsets = layout(payloads.iter().map(|p| p.len()));
-    let end = payload_offset + offsets.last().map(|o| o + payloads[payloads.len() - 1].len()).unwrap_or(0);
+    let offsets = layout(sizes.iter().copied());
+    let end = payload_offset + offsets.last().zip(sizes.last()).map(|(o, s)| o + s).unwrap_or(0);
     let mut out = Vec::with_capacity(end);
     out.extend_from_slice(MAGIC);
     for word in [SCHEMA_VERSION, u32::try_from(header.len())?, u32::try_from(payload_offset)?, 0, 0] {
         out.extend_from_slice(&word.to_le_bytes());
     }
     out.extend_from_slice(&header);
-    out.resize(payload_offset, 0);
-    for (p, off) in payloads.iter().zip(offsets) {
-        out.resize(payload_offset + off, 0);
-        out.extend_from_slice(p);
+    out.resize(end, 0);
+    let mut slots = Vec::with_capacity(sizes.len());
+    let mut rest = &mut out[payload_offset..];
+    let mut at = 0;
+    for (&off, &size) in offsets.iter().zip(sizes) {
+        let (_, tail) = std::mem::take(&mut rest).split_at_mut(off - at);
+        let (slot, tail) = tail.split_at_mut(size);
+        slots.push(slot);
+        rest = tail;
+        at = off + size;
     }
+    fill(slots)?;
     Ok(out)
 }
 

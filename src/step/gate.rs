@@ -161,11 +161,12 @@ impl Gate {
             if labels != want {
                 continue;
             }
-            // Blobs come in label order; put them in output order.
+            // Blobs come in label order; move them into output order (no copy of a large one).
+            let mut blobs: Vec<Option<Vec<u8>>> = blobs.into_iter().map(Some).collect();
             let bytes: Vec<Vec<u8>> = self
                 .outputs
                 .iter()
-                .map(|o| blobs[labels.iter().position(|l| *l == o.label).unwrap_or(0)].clone())
+                .map(|o| labels.iter().position(|l| *l == o.label).and_then(|i| blobs[i].take()).unwrap_or_default())
                 .collect();
             self.commit(rec.key, &bytes, how, local)?;
             return Ok(Some(outcome));

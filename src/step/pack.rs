@@ -102,13 +102,11 @@ pub fn run(o: &Options) -> anyhow::Result<Outcome> {
     };
     let step_key: StepKey = serde_json::from_value(doc.step_key.clone()).context("pack key document")?;
     let prefixes = artifact_prefixes(o, &step_key.assets)?;
-    let mut records = Vec::with_capacity(prefixes.len());
-    for (e, prefix) in step_key.assets.iter().zip(&prefixes) {
+    let pairs: Vec<(&PackEntry, &PathBuf)> = step_key.assets.iter().zip(&prefixes).collect();
+    let records = super::parallel_map(&pairs, |(e, prefix)| {
         let rec_path = super::with_ext(prefix, "rec");
-        records.push(
-            read_record_keys(&rec_path).ok_or_else(|| Blocked::from(missing_artifact(&rec_path, &e.asset_name)))?,
-        );
-    }
+        read_record_keys(&rec_path).ok_or_else(|| Blocked::from(missing_artifact(&rec_path, &e.asset_name)).into())
+    })?;
     doc.dependencies_strong = records.iter().map(|r| r.strong.clone()).collect();
     let gate = Gate {
         action: "pack".into(),
@@ -119,11 +117,8 @@ pub fn run(o: &Options) -> anyhow::Result<Outcome> {
         obj_dir: o.obj_dir.clone(),
     };
     gate.run(doc.keyed(), |key| {
-        let mut arts = Vec::with_capacity(prefixes.len());
-        for ((e, prefix), record) in step_key.assets.iter().zip(&prefixes).zip(records) {
-            arts.push(load_artifact(e, prefix, record)?);
-        }
-        Ok((key, render(&step_key.assets, &arts)?))
+        let arts = super::parallel_map(&pairs, |(e, prefix)| load_artifact(e, prefix))?;
+        Ok((key, render(&step_key.assets, &arts, &records)?))
     })
 }
 
@@ -179,32 +174,86 @@ fn artifact_prefixes(o: &Options, assets: &[PackEntry]) -> anyhow::Result<Vec<Pa
     Ok(prefixes)
 }
 
+/// An artifact as the pack needs it: its payload's path and size (the bytes are read straight
+/// into the container), and its metadata.
 struct Artifact {
-    record: RecordKeys,
-    payload: Vec<u8>,
+    name: String,
+    bin: PathBuf,
+    size: usize,
     decoded_size: u64,
     metadata: Value,
 }
 
-fn load_artifact(e: &PackEntry, prefix: &Path, record: RecordKeys) -> anyhow::Result<Artifact> {
+fn load_artifact(e: &PackEntry, prefix: &Path) -> anyhow::Result<Artifact> {
     let bin = super::with_ext(prefix, "bin");
-    let payload = std::fs::read(&bin).map_err(|_| Blocked::from(missing_artifact(&bin, &e.asset_name)))?;
+    let size = std::fs::metadata(&bin)
+        .ok()
+        .filter(|m| m.is_file())
+        .ok_or_else(|| Blocked::from(missing_artifact(&bin, &e.asset_name)))?
+        .len();
     let meta_path = super::with_ext(prefix, "json");
     let meta: Value = std::fs::read(&meta_path)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .ok_or_else(|| Blocked::from(missing_artifact(&meta_path, &e.asset_name)))?;
     Ok(Artifact {
-        record,
-        payload,
+        name: e.asset_name.clone(),
+        bin,
+        size: usize::try_from(size)?,
         decoded_size: meta["decoded_size"].as_u64().unwrap_or(0),
         metadata: meta["metadata"].clone(),
     })
 }
 
+/// Reads every payload into its slot of the container, on every core.
+fn read_payloads(arts: &[Artifact], slots: Vec<&mut [u8]>) -> anyhow::Result<()> {
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let chunk = arts.len().div_ceil(threads).max(1);
+    let mut jobs: Vec<Vec<(&Artifact, &mut [u8])>> = Vec::new();
+    let mut all = arts.iter().zip(slots);
+    loop {
+        let part: Vec<_> = all.by_ref().take(chunk).collect();
+        if part.is_empty() {
+            break;
+        }
+        jobs.push(part);
+    }
+    std::thread::scope(|s| {
+        let handles: Vec<_> = jobs
+            .into_iter()
+            .map(|part| s.spawn(move || part.into_iter().try_for_each(|(a, slot)| read_payload(a, slot))))
+            .collect();
+        for h in handles {
+            h.join().map_err(|_| anyhow::anyhow!("a worker thread panicked"))??;
+        }
+        Ok(())
+    })
+}
+
+/// Reads exactly one payload of the size measured before; a payload that changed size in
+/// between (a step writing while the pack reads) fails the pack rather than tearing it.
+fn read_payload(a: &Artifact, slot: &mut [u8]) -> anyhow::Result<()> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(&a.bin).map_err(|_| Blocked::from(missing_artifact(&a.bin, &a.name)))?;
+    let mut more = [0u8; 1];
+    if f.read_exact(slot).is_err() || f.read(&mut more)? != 0 {
+        return fail(
+            Diagnostic::error(
+                Code::PK021,
+                "the asset's artifact changed size while the pack read it",
+                "run `ninja` again once no step writes to the object directory",
+            )
+            .file(a.bin.display())
+            .asset(&a.name),
+        );
+    }
+    Ok(())
+}
+
 /// The bytes of the four outputs, in [`outputs`] order.
-fn render(entries: &[PackEntry], arts: &[Artifact]) -> anyhow::Result<Vec<Vec<u8>>> {
-    let offsets = pa::layout(arts.iter().map(|a| a.payload.len()));
+fn render(entries: &[PackEntry], arts: &[Artifact], records: &[RecordKeys]) -> anyhow::Result<Vec<Vec<u8>>> {
+    let sizes: Vec<usize> = arts.iter().map(|a| a.size).collect();
+    let offsets = pa::layout(sizes.iter().copied());
     let table: Vec<Value> = entries
         .iter()
         .zip(arts)
@@ -215,7 +264,7 @@ fn render(entries: &[PackEntry], arts: &[Artifact]) -> anyhow::Result<Vec<Vec<u8
                 "asset_name": e.asset_name,
                 "bank_type": e.bank_type,
                 "offset": off,
-                "size": a.payload.len(),
+                "size": a.size,
                 "decoded_size": a.decoded_size,
                 "codec": e.codec,
                 "metadata": a.metadata,
@@ -230,20 +279,51 @@ fn render(entries: &[PackEntry], arts: &[Artifact]) -> anyhow::Result<Vec<Vec<u8
         .collect();
     let tooling: Vec<Value> = entries
         .iter()
-        .zip(arts)
-        .map(|(e, a)| {
+        .zip(records)
+        .map(|(e, r)| {
             json!({
                 "asset_id": e.asset_id,
                 "asset_name": e.asset_name,
                 "asset_uuid": e.asset_uuid,
                 "root": e.root,
                 "inputs": e.inputs,
-                "strong_key": a.record.strong,
-                "weak_key": a.record.weak,
+                "strong_key": r.strong,
+                "weak_key": r.weak,
             })
         })
         .collect();
-    let payloads: Vec<&[u8]> = arts.iter().map(|a| a.payload.as_slice()).collect();
     let header = json!({"asset_table": table, "preload": preload});
-    Ok(vec![pa::write(&header, &payloads)?, canon::to_vec(&table)?, canon::to_vec(&preload)?, canon::to_vec(&tooling)?])
+    let container = pa::write_with(&header, &sizes, |slots| read_payloads(arts, slots))?;
+    Ok(vec![container, canon::to_vec(&table)?, canon::to_vec(&preload)?, canon::to_vec(&tooling)?])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn artifact(dir: &Path, name: &str, bytes: &[u8], size: usize) -> Artifact {
+        let bin = dir.join(format!("{name}.bin"));
+        std::fs::write(&bin, bytes).unwrap();
+        Artifact { name: name.into(), bin, size, decoded_size: 0, metadata: Value::Null }
+    }
+
+    #[test]
+    fn payloads_are_read_into_their_slots() {
+        let dir = tempfile::tempdir().unwrap();
+        let arts = [artifact(dir.path(), "a", b"abc", 3), artifact(dir.path(), "b", b"0123456789abcdefX", 17)];
+        let header = json!({"asset_table": [], "preload": []});
+        let built = pa::write_with(&header, &[3, 17], |slots| read_payloads(&arts, slots)).unwrap();
+        assert_eq!(built, pa::write(&header, &[b"abc", b"0123456789abcdefX"]).unwrap());
+    }
+
+    #[test]
+    fn a_payload_that_changed_size_fails_the_pack() {
+        let dir = tempfile::tempdir().unwrap();
+        for (bytes, size) in [(&b"abcde"[..], 3), (&b"ab"[..], 3)] {
+            let arts = [artifact(dir.path(), "hero", bytes, size)];
+            let err = pa::write_with(&json!({}), &[size], |slots| read_payloads(&arts, slots)).unwrap_err();
+            let text = format!("{err:#}");
+            assert!(text.contains("PK021") && text.contains("hero.bin") && text.contains("changed size"), "{text}");
+        }
+    }
 }
