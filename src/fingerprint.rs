@@ -4,7 +4,6 @@
 //! than the moment its fingerprint was taken is "racily clean" (git's rule) and re-hashed.
 //! Only gen writes the file; a missing or corrupt one is rebuilt silently.
 
-use crate::canon;
 use crate::fsutil;
 use crate::keys;
 use serde::{Deserialize, Serialize};
@@ -70,10 +69,17 @@ impl Fingerprints {
         Fingerprints { files, ..Fingerprints::default() }
     }
 
-    /// Writes the fingerprints (only when they changed).
+    /// Writes the fingerprints (only when they changed). Not canonical JSON, only
+    /// deterministic (the map is sorted): it is never hashed, and serializing straight from
+    /// the map saves a copy of it.
     pub fn save(&self, project: &Path) -> anyhow::Result<()> {
-        let f = FileFormat { version: 1, files: self.files.clone() };
-        fsutil::write_if_changed(&project.join(FILE), &canon::to_vec(&f)?)?;
+        #[derive(Serialize)]
+        struct Borrowed<'a> {
+            version: u32,
+            files: &'a BTreeMap<String, Fingerprint>,
+        }
+        let bytes = serde_json::to_vec(&Borrowed { version: 1, files: &self.files })?;
+        fsutil::write_if_changed(&project.join(FILE), &bytes)?;
         Ok(())
     }
 

@@ -16,6 +16,7 @@ pub mod escape;
 pub mod fingerprint;
 pub mod formats;
 pub mod fsutil;
+pub mod gates;
 pub mod gen;
 pub mod genstate;
 pub mod graph;

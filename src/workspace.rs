@@ -127,11 +127,16 @@ impl Workspace {
         check_names(assets.iter().map(|(a, _)| a), &mut diags);
         let mut assets: Vec<Asset> = assets.into_iter().filter_map(|(a, inc)| inc.then_some(a)).collect();
         assets.sort_by_key(|a| a.id);
-        for a in &mut assets {
-            check_inputs(dir, a, &mut diags);
-            if a.decl.ty == AssetType::Tilemap {
-                a.discovered = discover(dir, a, &mut diags);
-            }
+        // One lstat or more per input: on every core too.
+        let checked = crate::step::parallel_map(&assets, |a| {
+            let mut found = Diagnostics::default();
+            check_inputs(dir, a, &mut found);
+            let discovered = (a.decl.ty == AssetType::Tilemap).then(|| discover(dir, a, &mut found));
+            Ok((found, discovered))
+        })?;
+        for (a, (found, discovered)) in assets.iter_mut().zip(checked) {
+            diags.0.extend(found.0);
+            a.discovered = discovered.unwrap_or_default();
         }
         check_refs(&assets, &mut diags);
         Ok(Workspace { dir: dir.to_path_buf(), registry, assets, diags })

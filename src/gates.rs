@@ -1,0 +1,199 @@
+//! The key files, SPEC §5's gates, and gen's ledger of them.
+//!
+//! gen rewrites a key file only when its content changes. Deciding that by reading every key
+//! file back costs a serialization, an open and a read per action at every full gen run. The
+//! ledger (`<build>/.packer-gates`) remembers, per key file, the key it holds and the file's
+//! size, mtime and inode after gen last wrote or checked it. A key file whose key is the same
+//! and whose stat still matches, and whose mtime was safely older than the moment the ledger
+//! was taken (the fingerprints' racy-clean rule), is left alone without being read; any other
+//! is serialized and compared byte for byte as before. A missing or damaged ledger only costs
+//! that comparison.
+
+use crate::canon;
+use crate::fsutil;
+use crate::keys::{KeyFile, Keyed, Mode};
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+const MAGIC: &str = "packer-gates-1";
+
+/// Where the ledger lives, in the build directory.
+pub fn ledger_file(build_dir: &Path) -> PathBuf {
+    build_dir.join(".packer-gates")
+}
+
+/// Size, mtime (ns) and inode.
+type Stat = (u64, i128, u64);
+
+fn stat(path: &Path) -> Option<Stat> {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.len(), m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128, m.ino()))
+}
+
+/// The key that decides a key file's bytes: its strong key in strict mode; in non-strict
+/// mode the file holds the document without dependency keys, which the weak key names.
+fn identity(mode: Mode, k: &Keyed) -> &str {
+    match mode {
+        Mode::Strict => &k.strong,
+        Mode::NonStrict => &k.weak,
+    }
+}
+
+fn mode_name(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Strict => "strict",
+        Mode::NonStrict => "non-strict",
+    }
+}
+
+struct Ledger {
+    taken: i128,
+    files: HashMap<String, (String, Stat)>,
+}
+
+fn load(path: &Path, mode: Mode) -> Option<Ledger> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut lines = text.lines();
+    let mut head = lines.next()?.split(' ');
+    if head.next()? != MAGIC || head.next()? != mode_name(mode) {
+        return None;
+    }
+    let taken = head.next()?.parse().ok()?;
+    let mut files = HashMap::new();
+    for line in lines {
+        let f: Vec<&str> = line.split(' ').collect();
+        let [name, key, size, mtime, ino] = f[..] else { return None };
+        files.insert(name.to_string(), (key.to_string(), (size.parse().ok()?, mtime.parse().ok()?, ino.parse().ok()?)));
+    }
+    Some(Ledger { taken, files })
+}
+
+fn name_of(path: &Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// Writes each key file whose content changes (atomically), then the ledger. Returns how many
+/// key files were written. The decisions run on every core; the writes are sequential,
+/// because creating files in one directory from several threads contends on the directory
+/// (measured: 4.2 s against 1.0 s for 10,000 files).
+pub fn write(build_dir: &Path, mode: Mode, files: &[(PathBuf, &Keyed)]) -> anyhow::Result<usize> {
+    let ledger_path = ledger_file(build_dir);
+    let ledger = load(&ledger_path, mode);
+    let changed = crate::step::parallel_map(files, |(path, k)| {
+        let trusted = ledger.as_ref().is_some_and(|l| {
+            l.files.get(&name_of(path)).is_some_and(|(key, st)| {
+                key == identity(mode, k)
+                    && st.1 + crate::fingerprint::RACY_WINDOW_NS < l.taken
+                    && stat(path).as_ref() == Some(st)
+            })
+        });
+        if trusted {
+            return Ok(None);
+        }
+        let bytes = canon::to_vec(&KeyFile::new(mode, k))?;
+        Ok((!fsutil::holds(path, &bytes)).then_some(bytes))
+    })?;
+    let mut written = 0;
+    for ((path, _), bytes) in files.iter().zip(changed) {
+        if let Some(bytes) = bytes {
+            written += fsutil::write_if_changed(path, &bytes)? as usize;
+        }
+    }
+    let taken =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as i128).unwrap_or(0);
+    let stats = crate::step::parallel_map(files, |(path, _)| Ok(stat(path)))?;
+    let mut text = format!("{MAGIC} {} {taken}\n", mode_name(mode));
+    for ((path, k), st) in files.iter().zip(stats) {
+        if let Some((size, mtime, ino)) = st {
+            text.push_str(&format!("{} {} {size} {mtime} {ino}\n", name_of(path), identity(mode, k)));
+        }
+    }
+    // Best effort: without a ledger the next run compares bytes.
+    if fsutil::write_if_changed(&ledger_path, text.as_bytes()).is_err() {
+        let _ = fsutil::remove_if_exists(&ledger_path);
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::KeyDoc;
+
+    fn keyed(step: &str) -> Keyed {
+        KeyDoc {
+            core_version: 1,
+            step: step.into(),
+            step_version: "1".into(),
+            step_key: serde_json::Value::Null,
+            sources: Vec::new(),
+            dependencies_strong: vec!["d".into()],
+            dependencies_weak: vec!["asset/1".into()],
+        }
+        .keyed()
+    }
+
+    /// Makes every recorded stat look old enough to trust (as if the ledger were taken later).
+    fn age_ledger(build: &Path) {
+        let p = ledger_file(build);
+        let text = std::fs::read_to_string(&p).unwrap();
+        let (head, rest) = text.split_once('\n').unwrap();
+        let mut parts: Vec<String> = head.split(' ').map(String::from).collect();
+        parts[2] = (parts[2].parse::<i128>().unwrap() + 10_000_000_000).to_string();
+        std::fs::write(&p, format!("{}\n{rest}", parts.join(" "))).unwrap();
+    }
+
+    #[test]
+    fn unchanged_keys_are_not_rewritten_and_changed_ones_are() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = dir.path();
+        let (a, c) = (keyed("a"), keyed("c"));
+        let files = vec![(b.join("1.key"), &a), (b.join("2.key"), &c)];
+        assert_eq!(write(b, Mode::Strict, &files).unwrap(), 2);
+        age_ledger(b);
+        assert_eq!(write(b, Mode::Strict, &files).unwrap(), 0);
+        let c2 = keyed("c2");
+        let files = vec![(b.join("1.key"), &a), (b.join("2.key"), &c2)];
+        assert_eq!(write(b, Mode::Strict, &files).unwrap(), 1);
+        let back: KeyFile = serde_json::from_slice(&std::fs::read(b.join("2.key")).unwrap()).unwrap();
+        assert_eq!(back.keyed, c2);
+    }
+
+    #[test]
+    fn a_key_file_changed_behind_the_ledger_is_restored() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = dir.path();
+        let a = keyed("a");
+        let files = vec![(b.join("1.key"), &a)];
+        write(b, Mode::Strict, &files).unwrap();
+        age_ledger(b);
+        // Damaged in place (same inode, new size and mtime), then deleted: both are rewritten.
+        std::fs::write(b.join("1.key"), b"garbage").unwrap();
+        assert_eq!(write(b, Mode::Strict, &files).unwrap(), 1);
+        age_ledger(b);
+        std::fs::remove_file(b.join("1.key")).unwrap();
+        assert_eq!(write(b, Mode::Strict, &files).unwrap(), 1);
+        // Damaged within the racy window without a trace in its stat (same size, mtime and
+        // inode): the ledger was taken too soon after the write to vouch for it.
+        let path = b.join("1.key");
+        let before = std::fs::metadata(&path).unwrap();
+        let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        std::os::unix::fs::FileExt::write_all_at(&f, b"X", 0).unwrap();
+        f.set_modified(before.modified().unwrap()).unwrap();
+        assert_eq!(write(b, Mode::Strict, &files).unwrap(), 1);
+    }
+
+    #[test]
+    fn a_ledger_of_the_other_mode_or_damaged_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = dir.path();
+        let a = keyed("a");
+        let files = vec![(b.join("1.key"), &a)];
+        write(b, Mode::Strict, &files).unwrap();
+        age_ledger(b);
+        assert_eq!(write(b, Mode::NonStrict, &files).unwrap(), 1);
+        std::fs::write(ledger_file(b), "packer-gates-1 non-strict x\n").unwrap();
+        assert_eq!(write(b, Mode::NonStrict, &files).unwrap(), 0);
+    }
+}
