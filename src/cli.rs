@@ -212,10 +212,11 @@ impl GenArgs {
             eprintln!("packer gen: nothing changed");
         } else if !(self.quiet || self.regen) {
             eprintln!(
-                "packer gen: {} assets, {} files hashed, {} key files rewritten, {} stale files removed{}",
+                "packer gen: {} assets, {} files hashed, {} key files rewritten, {} restored from the cache, {} stale files removed{}",
                 r.assets,
                 r.hashed,
                 r.keys_rewritten,
+                r.restored,
                 r.removed,
                 if r.ninja_written { ", build.ninja written" } else { "" }
             );

@@ -93,6 +93,8 @@ pub struct Report {
     pub assets: usize,
     pub hashed: usize,
     pub keys_rewritten: usize,
+    /// Actions gen restored from the cache itself (their gates stay shut).
+    pub restored: usize,
     pub removed: usize,
     pub ninja_written: bool,
 }
@@ -161,7 +163,22 @@ pub fn run(dir: &Path, opts: &Options) -> anyhow::Result<Report> {
     let mut key_files: Vec<(PathBuf, &Keyed)> =
         p.ws.assets.iter().zip(&p.keys).map(|(a, k)| (keys_dir.join(format!("{}.key", a.id)), k)).collect();
     key_files.push((keys_dir.join("pack.key"), &p.pack));
-    report.keys_rewritten = gates::write(&dir.join(&opts.build_dir), opts.mode, &key_files)?;
+    // In strict mode, an action whose new key the cache holds is restored here, in bulk; its
+    // gate then stays shut (see `gates::write`). Actions with dependencies are left to their
+    // steps, which record the dependency keys they actually read.
+    let obj_dir = dir.join(opts.obj_dir());
+    let cache = opts.cache_dir.as_ref().map(|c| crate::cache::Cache::new(dir.join(c)));
+    let restore = |i: usize| {
+        let (Some(a), Some(cache)) = (p.ws.assets.get(i), &cache) else { return false };
+        if opts.mode != Mode::Strict || !p.graph.deps[i].is_empty() {
+            return false;
+        }
+        let gate = step::artifact_gate(&obj_dir.join(a.id.to_string()), Some(cache.clone()), opts.mode);
+        matches!(gate.restore(&p.keys[i]), Ok(Some(_)))
+    };
+    let written = gates::write(&dir.join(&opts.build_dir), opts.mode, &key_files, restore)?;
+    report.keys_rewritten = written.keys;
+    report.restored = written.restored;
     report.removed = remove_stale(dir, opts, &p.ws.assets)?;
     let keys_written = started.elapsed();
     report.ninja_written = fsutil::write_if_changed(&dir.join(&opts.ninja_file), text.as_bytes())?;

@@ -123,6 +123,24 @@ impl Ctx<'_> {
     }
 }
 
+/// The gate of the asset action whose artifact is `<out>.bin` and `<out>.json` (record
+/// `<out>.rec`), with `out` = `<obj_dir>/<id>`.
+pub fn artifact_gate(out: &Path, cache: Option<Cache>, mode: keys::Mode) -> Gate {
+    let obj_dir = out.parent().map(Path::to_path_buf).unwrap_or_default();
+    let id = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    Gate {
+        action: keys::action_name_str(&id),
+        record: with_ext(out, "rec"),
+        outputs: vec![
+            Output { label: "payload", path: with_ext(out, "bin") },
+            Output { label: "meta", path: with_ext(out, "json") },
+        ],
+        cache,
+        mode,
+        obj_dir,
+    }
+}
+
 /// Runs one asset step through its gate. `own_key` computes the key when no key file is
 /// given; `convert` does the real work.
 pub fn run_asset_step(
@@ -146,17 +164,7 @@ pub fn run_asset_step(
     let id = o.out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let action = keys::action_name_str(&id);
     let cache = o.cache.as_ref().map(Cache::new);
-    let gate = Gate {
-        action: action.clone(),
-        record: with_ext(&o.out, "rec"),
-        outputs: vec![
-            Output { label: "payload", path: with_ext(&o.out, "bin") },
-            Output { label: "meta", path: with_ext(&o.out, "json") },
-        ],
-        cache: cache.clone(),
-        mode: kf.mode,
-        obj_dir: obj_dir.clone(),
-    };
+    let gate = artifact_gate(&o.out, cache.clone(), kf.mode);
     gate.run(doc.keyed(), |key| {
         let (key, sources) = read_sources(&o.root, key)?;
         let inputs = cache.unwrap_or_else(|| Cache::new(obj_dir.join("inputs")));

@@ -134,6 +134,18 @@ impl Gate {
         Ok(outcome)
     }
 
+    /// The gate without the build: up to date, or restored from the cache (and logged as
+    /// the step would log it); `None` when only a build would do. gen uses it to restore
+    /// artifacts in bulk, in one process, before Ninja looks at the edges.
+    pub fn restore(&self, key: &Keyed) -> anyhow::Result<Option<Outcome>> {
+        let local = read_record(&self.record);
+        let outcome = self.decide(key, local.as_ref())?;
+        if let Some(o @ (Outcome::Restored | Outcome::RestoredWeak)) = outcome {
+            self.log(o, &key.strong);
+        }
+        Ok(outcome)
+    }
+
     /// Up to date, or restored from the cache; `None` means it must build.
     fn decide(&self, key: &Keyed, local: Option<&Record>) -> anyhow::Result<Option<Outcome>> {
         if let Some(r) = local {
@@ -168,7 +180,9 @@ impl Gate {
                 .iter()
                 .map(|o| labels.iter().position(|l| *l == o.label).and_then(|i| blobs[i].take()).unwrap_or_default())
                 .collect();
-            self.commit(rec.key, &bytes, how, local)?;
+            // The cache verified every blob against these digests: no second hashing.
+            let digests: Vec<Digest> = self.outputs.iter().filter_map(|o| rec.outputs.get(o.label).cloned()).collect();
+            self.commit_hashed(rec.key, &bytes, &digests, how, local)?;
             return Ok(Some(outcome));
         }
         Ok(None)
@@ -181,9 +195,22 @@ impl Gate {
 
     /// Writes each output whose bytes changed, then the record.
     fn commit(&self, key: Keyed, bytes: &[Vec<u8>], how: How, local: Option<&Record>) -> anyhow::Result<Record> {
+        let digests: Vec<Digest> = bytes.iter().map(|b| Digest::of(b)).collect();
+        self.commit_hashed(key, bytes, &digests, how, local)
+    }
+
+    /// [`Gate::commit`] with the outputs' digests already known.
+    fn commit_hashed(
+        &self,
+        key: Keyed,
+        bytes: &[Vec<u8>],
+        known: &[Digest],
+        how: How,
+        local: Option<&Record>,
+    ) -> anyhow::Result<Record> {
         let mut digests = BTreeMap::new();
-        for (o, b) in self.outputs.iter().zip(bytes) {
-            let digest = Digest::of(b);
+        for ((o, b), digest) in self.outputs.iter().zip(bytes).zip(known) {
+            let digest = Digest { stat: None, ..digest.clone() };
             // When the file is still what the last record says (by stat), the digests tell
             // whether the bytes changed: a large output (assets.pa) is not read back to compare.
             let recorded = local.and_then(|l| l.outputs.get(o.label)).filter(|d| intact_by_stat(&o.path, d));

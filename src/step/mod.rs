@@ -12,7 +12,8 @@ pub mod tilemap;
 pub mod tiles;
 
 pub use asset::{
-    hash_inputs, own_key, read_declaration, resolve_refs, run_asset_step, AssetStepOptions, Converted, Ctx, Sources,
+    artifact_gate, hash_inputs, own_key, read_declaration, resolve_refs, run_asset_step, AssetStepOptions, Converted,
+    Ctx, Sources,
 };
 pub use gate::{log_path, Digest, Gate, How, Outcome, Output, Record};
 

@@ -54,12 +54,25 @@ fn switching_a_b_a_restores_without_any_conversion() {
     let log = s.take_log();
     assert!(!log.is_empty(), "{}", run.stdout);
     assert!(log.iter().all(|(_, o)| o == "restored"), "third build restores, converts nothing: {log:?}");
+    // gen restored both blobs itself and left their gates shut: Ninja ran no blob step.
+    assert!(log.contains(&("asset/1".to_string(), "restored".to_string())), "{log:?}");
+    assert!(!run.stdout.contains("BLOB"), "{}", run.stdout);
+    assert!(run.stdout.contains("PACK"), "{}", run.stdout);
     for (f, bytes) in OUTPUTS.iter().zip(&first) {
         assert_eq!(&s.read(f), bytes, "{f} equals the first build");
     }
+    let again = s.ninja(&[]).ok();
+    assert!(again.stdout.contains("no work to do"), "{}", again.stdout);
+    assert!(s.take_log().is_empty());
     let e = s.json(&["explain", "a", "--json"]);
     assert_eq!(e["how"], "restored");
     assert_eq!(e["changes"][0]["field"], "sources[a.bin]");
+    // A shut gate opens again at the next real change.
+    tick();
+    s.write("assets/a/a.bin", b"alpha, edited");
+    let edit = s.ninja(&[]).ok();
+    assert!(edit.stdout.contains("BLOB a"), "{}", edit.stdout);
+    assert_eq!(Pa::parse(s.read("build/assets.pa")).payload("a"), b"alpha, edited");
 }
 
 #[test]
