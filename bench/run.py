@@ -194,6 +194,13 @@ def bench_size(n, tmp, full):
     conversions(ws)
     bank_out = os.path.join(tmp, f"bank{n}")
     r["bank_full"] = run([PACKER, "step", "tiles", "--root=assets/sprites1000", f"--out={bank_out}/x"], ws)[0]
+    # The same step after one sprite edit: the bank's own share of the incremental work.
+    shutil.copy(os.path.join(ws, "assets/sprites1000/s0502.png"), sprite)
+    r["bank_one"] = run([PACKER, "step", "tiles", "--root=assets/sprites1000", f"--out={bank_out}/x"], ws)[0]
+    r["bank_one_decodes"] = sum(1 for line in open(os.path.join(bank_out, "steps.log")) if '"input"' in line and '"built"' in line) - 1000
+    open(sprite, "wb").write(data)
+    ninja(ws)
+    conversions(ws)
     # A -> B -> A: a branch switch rewrites every file whose content differs.
     a_copy = os.path.join(tmp, f"a{n}")
     shutil.copytree(os.path.join(ws, "assets"), a_copy, ignore=shutil.ignore_patterns(".prometeu"))
@@ -243,7 +250,8 @@ def fmt(s):
     return f"{s * 1000:.1f} ms" if s < 10 else f"{s:.2f} s"
 
 
-def report(results, big):
+def report(results, big, measured=None):
+    measured = measured or f"{machine()}, {time.strftime('%Y-%m-%d')}"
     rows = []
     def row(name, value, target, ok):
         rows.append(f"| {name} | {value} | {target} | {'met' if ok else '**not met**'} |")
@@ -259,6 +267,9 @@ def report(results, big):
             f"({r['ninja_bytes'] / r['assets']:.0f} per asset)", "≤ 100", r["ninja_bytes"] / r["ninja_edges"] <= 100)
         row(f"one sprite of 1,000 edited / that bank's full build (N={n})", f"{fmt(r['sprite_edit'])} / {fmt(r['bank_full'])} = {r['sprite_edit'] / r['bank_full']:.1%}, "
             f"{r['sprite_edit_conversions']} conversions", "≤ 5%", r["sprite_edit"] <= 0.05 * r["bank_full"])
+        if "bank_one" in r:
+            row(f"the bank's step after one sprite edit / its full build (N={n})", f"{fmt(r['bank_one'])} / {fmt(r['bank_full'])} = {r['bank_one'] / r['bank_full']:.1%}, "
+                f"{r['bank_one_decodes']} PNG decoded", "≤ 5%", r["bank_one"] <= 0.05 * r["bank_full"])
         row(f"A → B → A: clean build / third build (N={n})", f"{fmt(r['clean_build'])} / {fmt(r['switch_back_a'])} = {r['clean_build'] / r['switch_back_a']:.1f}×, "
             f"{r['switch_back_a_conversions']} conversions", "≥ 10×", r["clean_build"] >= 10 * r["switch_back_a"])
         row(f"gated step with nothing to do − /bin/true (N={n})", f"{fmt(r['step_noop'])} − {fmt(r['true'])} = {(r['step_noop'] - r['true']) * 1000:.2f} ms",
@@ -268,8 +279,12 @@ def report(results, big):
         row(f"cold gen hashing throughput / hashing floor (N={n})", f"{gen_tp / 1e6:.0f} / {floor_tp / 1e6:.0f} MB/s = {gen_tp / floor_tp:.0%} "
             f"(whole cold gen: {r['source_bytes'] / r['gen_cold_warm_cache'] / 1e6:.0f} MB/s)", "≥ 80%", gen_tp >= 0.8 * floor_tp)
         if "cmake_configure" in r:
-            row(f"gen with nothing changed / CMake configure+generate (N={n})", f"{fmt(r['gen_noop'])} / {fmt(r['cmake_configure'])} = 1/{r['cmake_configure'] / r['gen_noop']:.0f}",
-                "≤ 1/20", r["gen_noop"] * 20 <= r["cmake_configure"])
+            # The issue sets this target at 10,000 assets; other sizes are shown for the trend.
+            ratio = (f"{fmt(r['gen_noop'])} / {fmt(r['cmake_configure'])} = 1/{r['cmake_configure'] / r['gen_noop']:.0f}")
+            if n == 10000:
+                row(f"gen with nothing changed / CMake configure+generate (N={n})", ratio, "≤ 1/20", r["gen_noop"] * 20 <= r["cmake_configure"])
+            else:
+                rows.append(f"| gen with nothing changed / CMake configure+generate (N={n}) | {ratio} | (target set at N=10000) | – |")
     if big:
         row(f"gen with nothing changed (N={big['n']})", fmt(big["gen_noop"]), "≤ 0.5 s", big["gen_noop"] <= 0.5)
     mem = ", ".join(f"N={r['n']}: {r['gen_cold_rss_kib'] / 1024:.0f} MiB ({r['gen_cold_rss_kib'] / r['assets']:.1f} KiB/asset)" for r in results + ([big] if big else []))
@@ -281,7 +296,7 @@ def report(results, big):
                       f"{g('one_edit')} | {g('switch_b')} | {g('switch_back_a')} | {g('plain_full')} | {g('plain_noop')} | {g('plain_touch_all')} | {g('cmake_configure')} |")
     text = f"""# Benchmark results
 
-Measured by `python3 bench/run.py` on {machine()}, {time.strftime('%Y-%m-%d')}.
+Measured by `python3 bench/run.py` on {measured}.
 Medians of 5 runs where repeated; page cache warm. Workspaces from `bench/make_workspace.py`
 (80% blobs, 15% tile banks, 5% sound banks, plus a 1,000-sprite bank).
 
@@ -305,7 +320,7 @@ without key-file gating; "CMake configure" is `cmake -G Ninja` on the same graph
     if os.path.exists(notes):
         text += "\n" + open(notes).read()
     open(os.path.join(ROOT, "bench/RESULTS.md"), "w").write(text)
-    json.dump(results + ([big] if big else []), open(os.path.join(ROOT, "bench/results.json"), "w"), indent=1)
+    json.dump({"measured": measured, "results": results + ([big] if big else [])}, open(os.path.join(ROOT, "bench/results.json"), "w"), indent=1)
     print(text)
 
 
@@ -313,7 +328,17 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="1000,10000")
     ap.add_argument("--gen-only", default="100000", help="sizes measured for gen and memory only ('' for none)")
+    ap.add_argument("--report-only", action="store_true", help="re-render bench/RESULTS.md from bench/results.json")
     a = ap.parse_args()
+    if a.report_only:
+        saved = json.load(open(os.path.join(ROOT, "bench/results.json")))
+        if isinstance(saved, list):  # the first layout: no record of where it was measured
+            line = next(l for l in open(os.path.join(ROOT, "bench/RESULTS.md")) if l.startswith("Measured by"))
+            saved = {"measured": line.split(" on ", 1)[1].strip().rstrip("."), "results": saved}
+        full = [r for r in saved["results"] if "full_build" in r]
+        rest = [r for r in saved["results"] if "full_build" not in r]
+        report(full, rest[-1] if rest else None, saved["measured"])
+        return
     subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "packer", "--example", "hash_floor", "--example", "spawn_time"], cwd=ROOT, check=True)
     results = []
     with tempfile.TemporaryDirectory(prefix="packer-bench") as tmp:
