@@ -70,12 +70,12 @@ impl Cache {
     /// Reads a blob and checks it against its digest; a corrupt one is removed.
     pub fn get_blob(&self, digest: &str) -> Option<Vec<u8>> {
         let p = self.path(Kind::Cas, digest);
-        let bytes = std::fs::read(&p).ok()?;
+        let (f, bytes) = read_entry(&p)?;
         if keys::hash_bytes(&bytes) != digest {
             let _ = std::fs::remove_file(&p);
             return None;
         }
-        touch(&p);
+        touch(&f);
         Some(bytes)
     }
 
@@ -107,7 +107,7 @@ impl Cache {
     /// entry, key mismatch, missing or corrupt blob) removes the entry and is a miss.
     pub fn get(&self, kind: Kind, key: &str) -> Option<(Record, Vec<Vec<u8>>)> {
         let p = self.path(kind, key);
-        let bytes = std::fs::read(&p).ok()?;
+        let (f, bytes) = read_entry(&p)?;
         let found = parse_entry(&bytes).filter(|r| match kind {
             Kind::Ac => r.key.strong == key,
             _ => r.key.weak == key,
@@ -126,7 +126,7 @@ impl Cache {
                 }
             }
         }
-        touch(&p);
+        touch(&f);
         Some((rec, blobs))
     }
 
@@ -262,13 +262,29 @@ pub struct Stats {
 /// Parses an action entry and checks that its document hashes to its keys.
 fn parse_entry(bytes: &[u8]) -> Option<Record> {
     let rec: Record = serde_json::from_slice(bytes).ok()?;
-    (rec.key.doc.strong() == rec.key.strong && rec.key.doc.weak() == rec.key.weak).then_some(rec)
+    (rec.key.doc.keys() == (rec.key.strong.clone(), rec.key.weak.clone())).then_some(rec)
 }
 
-/// Marks an entry as just used (best effort: a read-only cache still works).
-fn touch(p: &Path) {
-    if let Ok(f) = std::fs::File::options().append(true).open(p) {
-        let _ = f.set_modified(SystemTime::now());
+/// Opens and reads an entry, keeping the handle for [`touch`].
+fn read_entry(p: &Path) -> Option<(std::fs::File, Vec<u8>)> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(p).ok()?;
+    let mut bytes = Vec::with_capacity(f.metadata().map(|m| m.len() as usize).unwrap_or(0));
+    f.read_to_end(&mut bytes).ok()?;
+    Some((f, bytes))
+}
+
+/// Use younger than this is not recorded again: last use is kept to the minute, which is
+/// all `gc` needs, and a burst of hits (a branch switch) costs no writes to the cache.
+const TOUCH_RESOLUTION: Duration = Duration::from_secs(60);
+
+/// Marks an entry as just used, through the handle it was read from (best effort: a
+/// read-only cache still works).
+fn touch(f: &std::fs::File) {
+    let now = SystemTime::now();
+    let recent = f.metadata().and_then(|m| m.modified()).is_ok_and(|t| t + TOUCH_RESOLUTION > now);
+    if !recent {
+        let _ = f.set_modified(now);
     }
 }
 

@@ -5,7 +5,6 @@
 //! Only gen writes the file; a missing or corrupt one is rebuilt silently.
 
 use crate::fsutil;
-use crate::keys;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -89,9 +88,11 @@ impl Fingerprints {
         let started = std::time::Instant::now();
         let mut out: Vec<Option<String>> = vec![None; paths.len()];
         let mut todo: Vec<usize> = Vec::new();
-        // Stat on every core too, like the hashing that follows.
-        let stats: Vec<Option<std::fs::Metadata>> =
-            crate::step::parallel_map(paths, |p| Ok(std::fs::metadata(project.join(p)).ok()))?;
+        // Stat (on every core) only what a fingerprint may vouch for; a file without one is
+        // stat'ed through the handle it is hashed from, one path lookup instead of two.
+        let mut stats: Vec<Option<std::fs::Metadata>> = crate::step::parallel_map(paths, |p| {
+            Ok(self.files.contains_key(p).then(|| std::fs::metadata(project.join(p)).ok()).flatten())
+        })?;
         for (i, (p, meta)) in paths.iter().zip(&stats).enumerate() {
             match (self.files.get(p), meta) {
                 (Some(f), Some(m)) if fresh(f, m) => out[i] = Some(f.blake3.clone()),
@@ -101,7 +102,7 @@ impl Fingerprints {
         let taken = now_ns();
         let done = AtomicUsize::new(0);
         let finished = AtomicBool::new(false);
-        let hashes = std::thread::scope(|s| {
+        let hashed = std::thread::scope(|s| {
             if self.progress && todo.len() >= PROGRESS_FROM {
                 s.spawn(|| show_progress(&done, todo.len(), &finished));
             }
@@ -111,11 +112,12 @@ impl Fingerprints {
         })?;
         self.hashed = todo.len();
         self.hash_time = started.elapsed();
-        self.hashed_bytes = todo.iter().filter_map(|&i| stats[i].as_ref()).map(|m| m.len()).sum();
-        let mut files = BTreeMap::new();
-        for (i, h) in todo.into_iter().zip(hashes) {
+        self.hashed_bytes = hashed.iter().map(|(_, m)| m.len()).sum();
+        for (i, (h, m)) in todo.into_iter().zip(hashed) {
             out[i] = Some(h);
+            stats[i] = Some(m);
         }
+        let mut files = BTreeMap::new();
         for (i, p) in paths.iter().enumerate() {
             let hash = out[i].clone().unwrap_or_default();
             let Some(m) = &stats[i] else { continue };
@@ -154,22 +156,33 @@ fn show_progress(done: &AtomicUsize, total: usize, finished: &AtomicBool) {
     eprint!("\r\x1b[K");
 }
 
-/// Hashes `paths[i]` for each i in `which` on every core, counting in `done`.
-fn hash_parallel(project: &Path, paths: &[String], which: &[usize], done: &AtomicUsize) -> anyhow::Result<Vec<String>> {
+/// Hashes `paths[i]` for each i in `which` on every core, counting in `done`. Each file's
+/// stat is taken from its open handle before it is read, so a write during the read leaves
+/// an mtime that is not older than the fingerprint, and the racy-clean rule re-hashes it.
+fn hash_parallel(
+    project: &Path,
+    paths: &[String],
+    which: &[usize],
+    done: &AtomicUsize,
+) -> anyhow::Result<Vec<(String, std::fs::Metadata)>> {
     crate::step::parallel_map(which, |&i| {
-        let h = hash_one(&project.join(&paths[i]));
+        let p = project.join(&paths[i]);
+        let hashed = (|| {
+            let f = std::fs::File::open(&p)?;
+            let meta = f.metadata()?;
+            let mut h = blake3::Hasher::new();
+            h.update_reader(f)?;
+            std::io::Result::Ok((h.finalize().to_hex().to_string(), meta))
+        })();
         done.fetch_add(1, Ordering::Relaxed);
-        h
+        hashed.map_err(|e| anyhow::anyhow!("hashing {}: {e}", p.display()))
     })
-}
-
-fn hash_one(p: &Path) -> anyhow::Result<String> {
-    keys::hash_file(p).map_err(|e| anyhow::anyhow!("hashing {}: {e}", p.display()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys;
 
     #[test]
     fn racily_clean_files_are_rehashed_and_old_ones_are_not() {

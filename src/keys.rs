@@ -103,8 +103,8 @@ impl KeyDoc {
         hash_json(&v)
     }
 
-    /// Both keys at once, serializing once.
-    fn keys(&self) -> (String, String) {
+    /// Both keys at once (strong, weak), serializing once.
+    pub fn keys(&self) -> (String, String) {
         let mut v = serde_json::to_value(self).unwrap_or(Value::Null);
         let hash = |v: &Value| blake3::hash(&canon::value_to_vec(v).unwrap_or_default()).to_hex().to_string();
         let strong = hash(&v);

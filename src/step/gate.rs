@@ -246,8 +246,12 @@ impl Gate {
 pub(crate) fn append_log(obj_dir: &Path, line: &serde_json::Value) {
     let mut text = line.to_string();
     text.push('\n');
-    let _ = std::fs::create_dir_all(obj_dir);
-    if let Ok(mut f) = std::fs::File::options().create(true).append(true).open(log_path(obj_dir)) {
+    let open = || std::fs::File::options().create(true).append(true).open(log_path(obj_dir));
+    let log = open().or_else(|_| {
+        std::fs::create_dir_all(obj_dir)?;
+        open()
+    });
+    if let Ok(mut f) = log {
         let _ = f.write_all(text.as_bytes());
     }
 }

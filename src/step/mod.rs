@@ -103,25 +103,45 @@ pub fn dependency_keys(obj_dir: &Path, weak_names: &[String]) -> anyhow::Result<
         .collect()
 }
 
-/// Runs `f` over `items` on every available core, keeping the order; the first error wins.
+/// Runs `f` over `items` on every available core, keeping the order; the error of the
+/// earliest failing item wins, whichever thread met it. Work is handed out in small blocks
+/// (the calling thread takes its share too), so a slow item or a late thread does not leave
+/// a core idle at the end.
 pub fn parallel_map<T: Sync, R: Send>(
     items: &[T],
     f: impl Fn(&T) -> anyhow::Result<R> + Sync,
 ) -> anyhow::Result<Vec<R>> {
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(items.len().max(1));
-    let chunk = items.len().div_ceil(threads).max(1);
-    std::thread::scope(|s| {
-        let f = &f;
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| s.spawn(move || part.iter().map(f).collect::<anyhow::Result<Vec<R>>>()))
-            .collect();
-        let mut out = Vec::with_capacity(items.len());
-        for h in handles {
-            out.extend(h.join().map_err(|_| anyhow::anyhow!("a worker thread panicked"))??);
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(items.len());
+    if threads <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let block = (items.len() / (threads * 16)).max(1);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let start = next.fetch_add(block, std::sync::atomic::Ordering::Relaxed);
+            if start >= items.len() {
+                return done;
+            }
+            let end = (start + block).min(items.len());
+            done.push((start, items[start..end].iter().map(&f).collect::<anyhow::Result<Vec<R>>>()));
         }
-        Ok(out)
-    })
+    };
+    let mut blocks = std::thread::scope(|s| {
+        let helpers: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
+        let mut blocks = work();
+        for h in helpers {
+            blocks.extend(h.join().map_err(|_| anyhow::anyhow!("a worker thread panicked"))?);
+        }
+        anyhow::Ok(blocks)
+    })?;
+    blocks.sort_unstable_by_key(|(start, _)| *start);
+    let mut out = Vec::with_capacity(items.len());
+    for (_, part) in blocks {
+        out.extend(part?);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -143,5 +163,20 @@ mod tests {
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
         assert_eq!(threads.len(), cores.min(64), "one worker per core (a large bank decodes on every core)");
         assert!(parallel_map(&items, |i| if *i == 40 { anyhow::bail!("no") } else { Ok(*i) }).is_err());
+    }
+
+    #[test]
+    fn the_earliest_failing_item_decides_the_error() {
+        let items: Vec<u32> = (0..1000).collect();
+        for _ in 0..20 {
+            let e = parallel_map(&items, |i| match i {
+                10 | 900 => anyhow::bail!("item {i}"),
+                _ => Ok(*i),
+            })
+            .unwrap_err();
+            assert_eq!(e.to_string(), "item 10");
+        }
+        assert!(parallel_map(&[] as &[u32], |i| Ok(*i)).unwrap().is_empty());
+        assert_eq!(parallel_map(&[7u32], |i| Ok(*i + 1)).unwrap(), vec![8]);
     }
 }
