@@ -26,6 +26,11 @@ pub fn to_string<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<String> {
     Ok(String::from_utf8(to_vec(value)?)?)
 }
 
+/// Fails if the value holds a float (canonical JSON allows integers only).
+pub fn check(value: &Value) -> anyhow::Result<()> {
+    check_integers(value)
+}
+
 fn check_integers(value: &Value) -> anyhow::Result<()> {
     match value {
         Value::Number(n) if !(n.is_i64() || n.is_u64()) => {

@@ -103,15 +103,43 @@ impl KeyDoc {
         hash_json(&v)
     }
 
-    /// Both keys at once (strong, weak), serializing once.
+    /// Both keys at once (strong, weak), serializing once: each top-level field's canonical
+    /// bytes feed both hashes, except `dependencies-strong`, which only the strong one gets.
+    /// The bytes hashed are exactly those of [`KeyDoc::strong`] and [`KeyDoc::weak`].
     pub fn keys(&self) -> (String, String) {
-        let mut v = serde_json::to_value(self).unwrap_or(Value::Null);
-        let hash = |v: &Value| blake3::hash(&canon::value_to_vec(v).unwrap_or_default()).to_hex().to_string();
-        let strong = hash(&v);
-        if let Value::Object(m) = &mut v {
-            m.remove("dependencies-strong");
+        let v = serde_json::to_value(self).unwrap_or(Value::Null);
+        let Value::Object(fields) = &v else { return (self.strong(), self.weak()) };
+        if canon::check(&v).is_err() {
+            return (self.strong(), self.weak());
         }
-        (strong, hash(&v))
+        let (mut strong, mut weak) = (blake3::Hasher::new(), blake3::Hasher::new());
+        strong.update(b"{");
+        weak.update(b"{");
+        let (mut first_strong, mut first_weak) = (true, true);
+        let mut piece = Vec::new();
+        for (k, val) in fields {
+            piece.clear();
+            if serde_json::to_writer(&mut piece, k).is_err() {
+                return (self.strong(), self.weak());
+            }
+            piece.push(b':');
+            if serde_json::to_writer(&mut piece, val).is_err() {
+                return (self.strong(), self.weak());
+            }
+            if !std::mem::take(&mut first_strong) {
+                strong.update(b",");
+            }
+            strong.update(&piece);
+            if k != "dependencies-strong" {
+                if !std::mem::take(&mut first_weak) {
+                    weak.update(b",");
+                }
+                weak.update(&piece);
+            }
+        }
+        strong.update(b"}");
+        weak.update(b"}");
+        (strong.finalize().to_hex().to_string(), weak.finalize().to_hex().to_string())
     }
 
     /// The document with both keys computed.
@@ -222,6 +250,22 @@ mod tests {
         assert_eq!(d.weak(), w);
         d.dependencies_weak = vec!["asset/2".into()];
         assert_ne!(d.weak(), w);
+    }
+
+    #[test]
+    fn both_keys_at_once_equal_each_computed_alone() {
+        let mut docs = vec![doc()];
+        let mut d = doc();
+        d.step_key = json!({"é \"q\"": [1, {"z": null, "a": "\u{1F600}"}], "n": -3});
+        d.sources.push(SourceKey { name: "sp ace/$x:y#.png".into(), key: "k2".into() });
+        d.dependencies_strong.clear();
+        docs.push(d);
+        let mut float = doc();
+        float.step_key = json!({"f": 1.5});
+        docs.push(float);
+        for d in docs {
+            assert_eq!(d.keys(), (d.strong(), d.weak()), "{d:?}");
+        }
     }
 }
 
