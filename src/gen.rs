@@ -214,6 +214,13 @@ pub fn run(dir: &Path, opts: &Options) -> anyhow::Result<Report> {
             opts.ninja_file
         );
     }
+    if opts.regen {
+        // Run by Ninja's generator edge, the process exits right after: freeing hundreds of
+        // thousands of small allocations one by one would only keep Ninja waiting (~25 ms at
+        // 10,000 assets). The operating system takes the memory back at once.
+        std::mem::forget(key_files);
+        std::mem::forget((p, plan, text, fp));
+    }
     Ok(report)
 }
 
