@@ -209,7 +209,10 @@ impl GenArgs {
         let opts = self.options();
         let r = gen::run(dir, &opts)?;
         if r.unchanged && !(self.quiet || self.regen) {
-            eprintln!("packer gen: nothing changed");
+            match r.hashed {
+                0 => eprintln!("packer gen: nothing changed"),
+                n => eprintln!("packer gen: nothing changed ({n} touched files re-hashed: same bytes)"),
+            }
         } else if !(self.quiet || self.regen) {
             eprintln!(
                 "packer gen: {} assets, {} files hashed, {} key files rewritten, {} restored from the cache, {} stale files removed{}",

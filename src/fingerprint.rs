@@ -82,6 +82,26 @@ impl Fingerprints {
         Ok(())
     }
 
+    /// The BLAKE3 a fingerprint holds for a project-relative path.
+    pub fn hash_of(&self, path: &str) -> Option<&str> {
+        self.files.get(path).map(|f| f.blake3.as_str())
+    }
+
+    /// Takes a new fingerprint of a file re-hashed by the caller at `taken_ns` and found to
+    /// hold the same bytes (gen's state check, after a touch). Only paths that already have a
+    /// fingerprint are updated.
+    pub fn refresh(&mut self, path: &str, (size, mtime_ns, inode): (u64, i128, u64), taken_ns: i128) {
+        if let Some(f) = self.files.get_mut(path) {
+            *f = Fingerprint { size, mtime_ns, inode, blake3: std::mem::take(&mut f.blake3), taken_ns };
+        }
+    }
+
+    /// Adds fingerprints of files read elsewhere (the registry and the declarations, which
+    /// gen parses anyway), so that a later touch of them is told from an edit by content.
+    pub fn extend(&mut self, read: impl IntoIterator<Item = (String, Fingerprint)>) {
+        self.files.extend(read);
+    }
+
     /// The BLAKE3 of each project-relative path, re-hashing only files whose stat changed or
     /// which were racily clean, on every core. Forgets files not asked about.
     pub fn hash_all(&mut self, project: &Path, paths: &[String]) -> anyhow::Result<Vec<String>> {
@@ -134,6 +154,25 @@ impl Fingerprints {
         self.files = files;
         Ok(out.into_iter().map(Option::unwrap_or_default).collect())
     }
+}
+
+/// Reads a whole file and fingerprints the bytes read: the stat comes from the open handle
+/// before reading, and the moment is taken before opening, as for every fingerprint.
+pub fn read_fingerprinted(path: &Path) -> std::io::Result<(Vec<u8>, Fingerprint)> {
+    use std::io::Read;
+    let taken_ns = now_ns();
+    let mut f = std::fs::File::open(path)?;
+    let m = f.metadata()?;
+    let mut bytes = Vec::with_capacity(m.len() as usize);
+    f.read_to_end(&mut bytes)?;
+    let print = Fingerprint {
+        size: m.len(),
+        mtime_ns: mtime_ns(&m),
+        inode: m.ino(),
+        blake3: crate::keys::hash_bytes(&bytes),
+        taken_ns,
+    };
+    Ok((bytes, print))
 }
 
 /// Whether a fingerprint still describes the file: same size, mtime and inode, and the mtime

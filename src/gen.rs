@@ -134,13 +134,31 @@ pub fn plan_keys(dir: &Path, fp: &mut Fingerprints) -> anyhow::Result<Planned> {
 /// Runs gen in project directory `dir`.
 pub fn run(dir: &Path, opts: &Options) -> anyhow::Result<Report> {
     let state_options = state_options(opts);
-    if genstate::unchanged(dir, &opts.build_dir, &state_options) {
-        return Ok(Report { unchanged: true, ..Report::default() });
+    // The fingerprints are read only if an input's stat changed: they hold the hash of the
+    // bytes gen last used.
+    let prints = std::sync::OnceLock::new();
+    let used = |p: &str| prints.get_or_init(|| Fingerprints::load(dir)).hash_of(p).map(str::to_string);
+    match genstate::check(dir, &opts.build_dir, &state_options, &used) {
+        genstate::Check::Unchanged => return Ok(Report { unchanged: true, ..Report::default() }),
+        genstate::Check::Touched(touched) => {
+            // Same bytes everywhere: only the fingerprints and the state learn the new stat
+            // data. Nothing is planned, no key file or build.ninja is looked at.
+            let mut fp = prints.into_inner().unwrap_or_else(|| Fingerprints::load(dir));
+            for f in &touched.refreshed {
+                fp.refresh(&f.path, f.stat, f.taken);
+            }
+            fp.save(dir)?;
+            let hashed = touched.refreshed.len();
+            touched.record(dir, &opts.build_dir);
+            return Ok(Report { unchanged: true, hashed, ..Report::default() });
+        }
+        genstate::Check::Changed => {}
     }
     let mut fp = Fingerprints::load(dir);
     fp.progress = opts.progress && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let started = std::time::Instant::now();
-    let p = plan_keys(dir, &mut fp)?;
+    let mut p = plan_keys(dir, &mut fp)?;
+    fp.extend(std::mem::take(&mut p.ws.read));
     let planned = started.elapsed();
     p.ws.diags.print();
     let plan = plan(&p.ws, &p.graph, opts)?;
@@ -328,8 +346,9 @@ fn record_state(dir: &Path, opts: &Options, options: String, plan: &Plan, assets
         plan.gen_inputs.iter().filter(|p| !roots.contains(*p) && !Path::new(p).is_absolute()).cloned().collect();
     // The key files are covered by their directory, one stat instead of one per asset: only
     // gen writes them, always by rename, so a key file deleted or replaced changes the
-    // directory's mtime. It counts as an input for the racy-clean rule, so a key file removed
-    // within the same clock tick as gen's last write still forces a full run.
+    // directory's mtime. It counts as an input for the racy-clean rule (and has no hash to
+    // compare), so a key file removed within the same clock tick as gen's last write still
+    // forces a full run.
     inputs.push(opts.keys_dir());
     let mut outputs = vec![opts.ninja_file.clone()];
     // A missing or damaged fingerprints file is rebuilt by a full run.

@@ -1,16 +1,19 @@
 //! gen's fast path when nothing changed (SPEC §5: gen runs at every edit and must read only
 //! what changed). After a full run gen records the paths it read and wrote with their stat
-//! data (size, mtime, inode); the next run stats those paths in parallel and, if every one
-//! matches, the options are the same and no input is racily clean, stops there: no
-//! declaration is parsed, no key computed, nothing written. The first difference stops the
-//! check, so an edit goes straight to the full run.
+//! data (size, mtime, inode); the next run stats those paths in parallel. Every one the same,
+//! the same options and no input racily clean: gen stops there, parsing and writing nothing.
+//! An input whose stat changed (or that was racily clean) is re-hashed in the same pass and
+//! compared with the hash the fingerprints hold for it: when every such file still holds the
+//! bytes gen last used (a `touch`, a checkout of the same content) the state is recorded
+//! again and gen stops too, without planning anything. The first real difference stops the check, so
+//! an edit goes straight to the full run.
 
 use crate::fsutil;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-const MAGIC: &str = "packer-gen-state-2";
+const MAGIC: &str = "packer-gen-state-3";
 
 /// An input modified less than this long before the state was taken is not trusted (the
 /// fingerprints' racy-clean rule).
@@ -19,6 +22,7 @@ const RACY_WINDOW_NS: i128 = crate::fingerprint::RACY_WINDOW_NS;
 /// What gen recorded: the options it ran with, when, and the files behind its output.
 pub struct GenState {
     pub options: String,
+    /// Project-relative paths gen read.
     pub inputs: Vec<String>,
     pub outputs: Vec<String>,
 }
@@ -33,63 +37,162 @@ fn now_ns() -> i128 {
 }
 
 /// Size, mtime (ns) and inode.
-type Stat = (u64, i128, u64);
+pub type Stat = (u64, i128, u64);
 
-fn stat(dir: &Path, p: &str) -> Option<Stat> {
-    let m = std::fs::metadata(dir.join(p)).ok()?;
-    Some((m.len(), m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128, m.ino()))
+fn stat_of(m: &std::fs::Metadata) -> Stat {
+    (m.len(), m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128, m.ino())
 }
 
-/// Whether nothing gen depends on or writes changed since the recorded run. Each recorded
-/// path is stat'ed (on every core) and compared with what was recorded; the first difference
-/// stops every worker, so a run that is going to be a full one anyway (an edit, a touch)
-/// does not pay for statting everything first.
-pub fn unchanged(dir: &Path, build_dir: &str, options: &str) -> bool {
-    let Ok(text) = std::fs::read_to_string(file(dir, build_dir)) else { return false };
-    let mut parts = text.split('\0');
-    let (Some(MAGIC), Some(opts), Some(taken), Some(n_inputs)) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return false;
-    };
-    let (Ok(taken), Ok(n_inputs)) = (taken.parse::<i128>(), n_inputs.parse::<usize>()) else { return false };
-    if opts != options {
-        return false;
+fn stat(dir: &Path, p: &str) -> Option<Stat> {
+    // Relative to the working directory when that is the project (nearly always): no path
+    // to build, and one component less for the kernel to walk.
+    let m = if dir == Path::new(".") { std::fs::metadata(p) } else { std::fs::metadata(dir.join(p)) };
+    m.ok().map(|m| stat_of(&m))
+}
+
+/// An input that was touched but holds the bytes recorded: its new stat, taken at `taken`
+/// (for the caller's fingerprints).
+pub struct Refreshed {
+    pub path: String,
+    pub stat: Stat,
+    pub taken: i128,
+}
+
+/// What [`check`] found.
+pub enum Check {
+    /// Nothing gen depends on or writes changed: nothing to do.
+    Unchanged,
+    /// Some inputs were touched (or racily clean) but hold the same bytes. Nothing to plan:
+    /// the caller updates the fingerprints and then records the state anew ([`Touched::record`]).
+    Touched(Touched),
+    /// Something changed (or there is no usable state): a full run.
+    Changed,
+}
+
+/// The state as it is now, when only stat data changed.
+pub struct Touched {
+    options: String,
+    taken: i128,
+    n_inputs: usize,
+    /// Every recorded path with its stat now.
+    entries: Vec<(String, Stat)>,
+    /// The inputs that were re-hashed.
+    pub refreshed: Vec<Refreshed>,
+}
+
+impl Touched {
+    /// Records the state with the new stat data. Outputs are stat'ed again: the caller may
+    /// just have rewritten one (the fingerprints).
+    pub fn record(self, dir: &Path, build_dir: &str) {
+        let mut stats: Vec<Stat> = self.entries[..self.n_inputs].iter().map(|e| e.1).collect();
+        for (p, _) in &self.entries[self.n_inputs..] {
+            match stat(dir, p) {
+                Some(s) => stats.push(s),
+                None => return,
+            }
+        }
+        let paths = self.entries.iter().map(|(p, _)| p.as_str());
+        let text = render(&self.options, self.taken, self.n_inputs, paths.zip(stats));
+        let _ = fsutil::write_if_changed(&file(dir, build_dir), text.as_bytes());
     }
-    let mut entries: Vec<(&str, Stat)> = Vec::new();
-    while let Some(path) = parts.next().filter(|p| !p.is_empty()) {
-        let (Some(size), Some(mtime), Some(ino)) = (parts.next(), parts.next(), parts.next()) else { return false };
-        let (Ok(size), Ok(mtime), Ok(ino)) = (size.parse(), mtime.parse(), ino.parse()) else { return false };
-        entries.push((path, (size, mtime, ino)));
-    }
-    // An input modified shortly before the record was taken may have changed again since
-    // within the same timestamp tick: not trusted.
-    if entries.iter().take(n_inputs).any(|(_, (_, mtime, _))| mtime + RACY_WINDOW_NS >= taken) {
-        return false;
+}
+
+/// One recorded path.
+struct Entry<'a> {
+    path: &'a str,
+    stat: Stat,
+}
+
+/// Compares everything gen recorded with the files as they are now, on every core. An input
+/// whose stat changed is re-hashed and compared with `used(path)`, the BLAKE3 of the bytes gen
+/// last used (`None`: unknown, so a change). The first real difference stops every worker,
+/// so a run that is going to be a full one anyway (an edit) does not pay for statting
+/// everything first.
+pub fn check(dir: &Path, build_dir: &str, options: &str, used: &(dyn Fn(&str) -> Option<String> + Sync)) -> Check {
+    let started = now_ns();
+    let Ok(text) = std::fs::read_to_string(file(dir, build_dir)) else { return Check::Changed };
+    let Some((taken, n_inputs, entries)) = parse(&text, options) else { return Check::Changed };
+    let (inputs, outputs) = entries.split_at(n_inputs);
+    // Outputs (a handful) must match exactly.
+    if outputs.iter().any(|e| stat(dir, e.path) != Some(e.stat)) {
+        return Check::Changed;
     }
     let differs = AtomicBool::new(false);
-    let checked = crate::step::parallel_map(&entries, |(path, recorded)| {
-        if !differs.load(Ordering::Relaxed) && stat(dir, path).as_ref() != Some(recorded) {
-            differs.store(true, Ordering::Relaxed);
+    let rehashed = std::sync::Mutex::new(Vec::new());
+    let checked = crate::step::parallel_map(inputs, |e| {
+        if differs.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        // An input modified shortly before the record was taken may have changed again since
+        // within the same timestamp tick: it is re-hashed, not trusted.
+        let current = stat(dir, e.path);
+        if current == Some(e.stat) && e.stat.1 + RACY_WINDOW_NS < taken {
+            return Ok(());
+        }
+        match current.and_then(|_| rehash_same(&dir.join(e.path), &used(e.path)?)) {
+            Some(s) => rehashed.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.push((e.path, s)),
+            None => differs.store(true, Ordering::Relaxed),
         }
         Ok(())
     });
-    checked.is_ok() && !differs.load(Ordering::Relaxed)
+    let rehashed = rehashed.into_inner().unwrap_or_default();
+    if checked.is_err() || differs.load(Ordering::Relaxed) {
+        return Check::Changed;
+    }
+    if rehashed.is_empty() {
+        return Check::Unchanged;
+    }
+    let now: std::collections::HashMap<&str, Stat> = rehashed.iter().copied().collect();
+    let entries = entries.iter().map(|e| (e.path.to_string(), now.get(e.path).copied().unwrap_or(e.stat))).collect();
+    let refreshed =
+        rehashed.into_iter().map(|(path, stat)| Refreshed { path: path.to_string(), stat, taken: started }).collect();
+    Check::Touched(Touched { options: options.to_string(), taken: started, n_inputs, entries, refreshed })
+}
+
+/// The stat of a file (taken from the handle it is read through, before reading) if its
+/// bytes still hash to `hash`.
+fn rehash_same(path: &Path, hash: &str) -> Option<Stat> {
+    let f = std::fs::File::open(path).ok()?;
+    let s = stat_of(&f.metadata().ok()?);
+    let mut h = blake3::Hasher::new();
+    h.update_reader(f).ok()?;
+    (h.finalize().to_hex().as_str() == hash).then_some(s)
+}
+
+/// The recorded entries, if the state is whole and was taken with these options.
+fn parse<'a>(text: &'a str, options: &str) -> Option<(i128, usize, Vec<Entry<'a>>)> {
+    let mut parts = text.split('\0');
+    if parts.next()? != MAGIC || parts.next()? != options {
+        return None;
+    }
+    let taken = parts.next()?.parse::<i128>().ok()?;
+    let n_inputs = parts.next()?.parse::<usize>().ok()?;
+    let mut entries = Vec::new();
+    while let Some(path) = parts.next().filter(|p| !p.is_empty()) {
+        let (size, mtime, ino) = (parts.next()?, parts.next()?, parts.next()?);
+        entries.push(Entry { path, stat: (size.parse().ok()?, mtime.parse().ok()?, ino.parse().ok()?) });
+    }
+    (n_inputs <= entries.len()).then_some((taken, n_inputs, entries))
+}
+
+fn render<'a>(options: &str, taken: i128, n_inputs: usize, entries: impl Iterator<Item = (&'a str, Stat)>) -> String {
+    let mut text = format!("{MAGIC}\0{options}\0{taken}\0{n_inputs}");
+    for (p, (size, mtime, ino)) in entries {
+        text.push_str(&format!("\0{p}\0{size}\0{mtime}\0{ino}"));
+    }
+    text
 }
 
 /// Records the state after a full run. Best effort: without it the next run is a full one.
 pub fn record(dir: &Path, build_dir: &str, state: &GenState) {
     let taken = now_ns();
-    let paths: Vec<&String> = state.inputs.iter().chain(&state.outputs).collect();
+    let paths: Vec<&str> = state.inputs.iter().chain(&state.outputs).map(String::as_str).collect();
     let stats = crate::step::parallel_map(&paths, |p| Ok(stat(dir, p))).unwrap_or_default();
     if stats.len() != paths.len() || stats.iter().any(Option::is_none) {
         let _ = fsutil::remove_if_exists(&file(dir, build_dir));
         return;
     }
-    let mut text = format!("{MAGIC}\0{}\0{taken}\0{}", state.options, state.inputs.len());
-    for (p, (size, mtime, ino)) in paths.iter().zip(stats.into_iter().flatten()) {
-        text.push_str(&format!("\0{p}\0{size}\0{mtime}\0{ino}"));
-    }
+    let text = render(&state.options, taken, state.inputs.len(), paths.into_iter().zip(stats.into_iter().flatten()));
     let _ = fsutil::write_if_changed(&file(dir, build_dir), text.as_bytes());
 }
 
@@ -107,6 +210,15 @@ mod tests {
         GenState { options: "opts".into(), inputs: vec!["a".into(), "b".into()], outputs: vec!["out".into()] }
     }
 
+    /// What gen last used of each input: the bytes `put` wrote first.
+    fn used(p: &str) -> Option<String> {
+        ["a", "b"].contains(&p).then(|| crate::keys::hash_bytes(b"x"))
+    }
+
+    fn unchanged(dir: &Path, options: &str) -> bool {
+        matches!(check(dir, "build", options, &used), Check::Unchanged)
+    }
+
     #[test]
     fn unchanged_until_a_file_or_the_options_change() {
         let d = tempfile::tempdir().unwrap();
@@ -116,18 +228,42 @@ mod tests {
             put(dir, f, b"x");
         }
         record(dir, "build", &state());
-        assert!(unchanged(dir, "build", "opts"));
-        assert!(!unchanged(dir, "build", "other opts"));
+        assert!(unchanged(dir, "opts"));
+        assert!(!unchanged(dir, "other opts"));
         put(dir, "b", b"yy");
-        assert!(!unchanged(dir, "build", "opts"), "a changed input");
+        assert!(matches!(check(dir, "build", "opts", &used), Check::Changed), "a changed input");
         record(dir, "build", &state());
-        assert!(unchanged(dir, "build", "opts"));
+        assert!(unchanged(dir, "opts"));
         std::fs::remove_file(dir.join("out")).unwrap();
-        assert!(!unchanged(dir, "build", "opts"), "a missing output");
+        assert!(matches!(check(dir, "build", "opts", &used), Check::Changed), "a missing output");
     }
 
     #[test]
-    fn racily_clean_inputs_and_damaged_records_mean_a_full_run() {
+    fn a_touched_input_with_the_same_bytes_is_no_change() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path();
+        std::fs::create_dir(dir.join("build")).unwrap();
+        for f in ["a", "b", "out"] {
+            put(dir, f, b"x");
+        }
+        record(dir, "build", &state());
+        let later = std::time::SystemTime::now() - std::time::Duration::from_secs(30);
+        std::fs::File::options().write(true).open(dir.join("a")).unwrap().set_modified(later).unwrap();
+        let Check::Touched(t) = check(dir, "build", "opts", &used) else { panic!("a touch is not a change") };
+        assert_eq!(t.refreshed.iter().map(|r| r.path.as_str()).collect::<Vec<_>>(), ["a"]);
+        t.record(dir, "build");
+        assert!(unchanged(dir, "opts"), "recorded anew: the next run stops at once");
+        // The same touch, but gen never knew what the file held: a full run.
+        std::fs::File::options().write(true).open(dir.join("b")).unwrap().set_modified(later).unwrap();
+        assert!(matches!(check(dir, "build", "opts", &|p| (p == "a").then(|| used(p)).flatten()), Check::Changed));
+        // A touched output is always a change: gen must look at what it wrote.
+        record(dir, "build", &state());
+        std::fs::File::options().write(true).open(dir.join("out")).unwrap().set_modified(later).unwrap();
+        assert!(matches!(check(dir, "build", "opts", &used), Check::Changed));
+    }
+
+    #[test]
+    fn racily_clean_inputs_are_rehashed_and_damaged_records_mean_a_full_run() {
         let d = tempfile::tempdir().unwrap();
         let dir = d.path();
         std::fs::create_dir(dir.join("build")).unwrap();
@@ -136,13 +272,15 @@ mod tests {
         }
         std::fs::write(dir.join("a"), b"x").unwrap(); // modified just now
         record(dir, "build", &state());
-        assert!(!unchanged(dir, "build", "opts"), "an input younger than the racy window");
+        assert!(matches!(check(dir, "build", "opts", &used), Check::Touched(_)), "re-hashed, not trusted");
+        std::fs::write(dir.join("a"), b"z").unwrap(); // same size, maybe the same mtime tick
+        assert!(matches!(check(dir, "build", "opts", &used), Check::Changed), "racily clean and different");
         put(dir, "a", b"x");
         record(dir, "build", &state());
         let text = std::fs::read_to_string(file(dir, "build")).unwrap();
         std::fs::write(file(dir, "build"), &text[..text.len() - 3]).unwrap();
-        assert!(!unchanged(dir, "build", "opts"), "a truncated record");
-        std::fs::write(file(dir, "build"), text.replace("packer-gen-state-2", "packer-gen-state-1")).unwrap();
-        assert!(!unchanged(dir, "build", "opts"), "another layout");
+        assert!(!unchanged(dir, "opts"), "a truncated record");
+        std::fs::write(file(dir, "build"), text.replace(MAGIC, "packer-gen-state-2")).unwrap();
+        assert!(!unchanged(dir, "opts"), "another layout");
     }
 }

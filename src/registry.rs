@@ -2,6 +2,7 @@
 //! (SPEC §2.1). Ids are allocated here, strictly increasing and never reused.
 
 use crate::diag::{fail, Code, Diagnostic};
+use crate::fingerprint::Fingerprint;
 use crate::fsutil;
 use crate::relpath::RelPath;
 use serde::{Deserialize, Serialize};
@@ -41,8 +42,13 @@ pub fn path(assets_dir: &Path) -> PathBuf {
 impl Registry {
     /// Reads the registry; a missing or invalid file is a blocking PK001.
     pub fn load(assets_dir: &Path) -> anyhow::Result<Registry> {
+        Ok(Self::load_fingerprinted(assets_dir)?.0)
+    }
+
+    /// Reads the registry, with the fingerprint of the bytes it was parsed from.
+    pub fn load_fingerprinted(assets_dir: &Path) -> anyhow::Result<(Registry, Fingerprint)> {
         let p = path(assets_dir);
-        let bytes = match std::fs::read(&p) {
+        let (bytes, print) = match crate::fingerprint::read_fingerprinted(&p) {
             Ok(b) => b,
             Err(e) => {
                 return fail(
@@ -78,7 +84,7 @@ impl Registry {
                 .file(p.display()),
             );
         }
-        Ok(reg)
+        Ok((reg, print))
     }
 
     /// Writes the registry atomically, entries sorted by `asset_id`.

@@ -3,6 +3,7 @@
 
 use crate::decl::{self, AssetType, Declaration, InputRef};
 use crate::diag::{Code, Diagnostic, Diagnostics};
+use crate::fingerprint::Fingerprint;
 use crate::formats::tiled;
 use crate::registry::Registry;
 use crate::relpath::RelPath;
@@ -65,6 +66,9 @@ pub struct Workspace {
     /// Included assets, increasing `asset_id`.
     pub assets: Vec<Asset>,
     pub diags: Diagnostics,
+    /// Fingerprints of the registry and of every declaration read, by project-relative path,
+    /// for gen's fingerprints: a later touch of them is then told from an edit by content.
+    pub read: Vec<(String, Fingerprint)>,
 }
 
 impl Workspace {
@@ -76,18 +80,24 @@ impl Workspace {
     /// registry itself is unusable; every other problem is in `diags`.
     pub fn load(dir: &Path) -> anyhow::Result<Workspace> {
         let assets_dir = dir.join(ASSETS);
-        let registry = Registry::load(&assets_dir)?;
+        let (registry, print) = Registry::load_fingerprinted(&assets_dir)?;
+        let mut read = vec![(format!("{ASSETS}/{}", crate::registry::INDEX), print)];
         let mut diags = Diagnostics::default();
         check_registry_identity(&registry, &mut diags);
         let mut assets = Vec::new();
         // Reading and parsing the declarations is the bulk of the work: spread it over the cores.
         let parsed = crate::step::parallel_map(&registry.assets, |entry| {
             let decl_rel = project_path(&entry.root).join(&rel(decl::FILE));
-            let read = std::fs::read(decl_rel.under(dir));
-            let parsed = read.as_ref().ok().map(|bytes| decl::parse(bytes, decl_rel.as_str()));
-            Ok((decl_rel, read.err(), parsed))
+            let bytes = crate::fingerprint::read_fingerprinted(&decl_rel.under(dir));
+            let parsed =
+                bytes.as_ref().ok().map(|(bytes, print)| (decl::parse(bytes, decl_rel.as_str()), print.clone()));
+            Ok((decl_rel, bytes.err(), parsed))
         })?;
         for (entry, (decl_rel, read_error, parsed)) in registry.assets.iter().zip(parsed) {
+            let parsed = parsed.map(|(p, print)| {
+                read.push((decl_rel.to_string(), print));
+                p
+            });
             let (decl, found) = match (read_error, parsed) {
                 (None, Some(p)) => p,
                 (e, _) => {
@@ -139,7 +149,7 @@ impl Workspace {
             a.discovered = discovered.unwrap_or_default();
         }
         check_refs(&assets, &mut diags);
-        Ok(Workspace { dir: dir.to_path_buf(), registry, assets, diags })
+        Ok(Workspace { dir: dir.to_path_buf(), registry, assets, diags, read })
     }
 }
 
