@@ -3,13 +3,16 @@
 //! (`<out>.bin` payload, `<out>.json` table metadata, `<out>.rec` record).
 
 use super::gate::{append_log, Gate, Outcome, Output};
+use super::memo::{self, Memo};
 use super::{dependency_keys, read_key_file, with_ext, Record};
 use crate::cache::{self, Cache};
 use crate::canon;
 use crate::diag::{fail, Code, Diagnostic};
 use crate::keys::{self, KeyDoc, KeyFile, Keyed, SourceKey};
 use serde_json::Value;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 /// Where an asset step reads and writes: the arguments of `packer step <kind>`.
 #[derive(Clone, Debug)]
@@ -41,29 +44,96 @@ pub struct Converted {
     pub publish: Option<Value>,
 }
 
-/// The sources a conversion reads, by name (relative to the root), with their bytes.
-pub type Sources = Vec<(String, Vec<u8>)>;
+/// The sources of a conversion, read when the conversion first asks for one.
+///
+/// A conversion reads only what it needs: a per-input result found in the memo or the cache
+/// needs no source at all. A source that is read is hashed; if its bytes are not the ones the
+/// key names (edited since gen), the conversion stops with [`SourceChanged`] and runs again
+/// from sources all read first, under a key re-made from their real hashes, so that nothing is
+/// ever built from or recorded under a key that does not describe its bytes.
+pub struct Sources<'a> {
+    root: &'a Path,
+    names: HashMap<&'a str, usize>,
+    /// The hash each source must have (the key's).
+    expected: &'a [SourceKey],
+    read: Vec<OnceLock<Result<Vec<u8>, String>>>,
+}
+
+/// A source's bytes are not the ones its key names.
+#[derive(Debug)]
+pub struct SourceChanged;
+
+impl std::fmt::Display for SourceChanged {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a source changed since gen")
+    }
+}
+
+impl std::error::Error for SourceChanged {}
+
+impl<'a> Sources<'a> {
+    fn new(root: &'a Path, expected: &'a [SourceKey]) -> Sources<'a> {
+        let names = expected.iter().enumerate().map(|(i, s)| (s.name.as_str(), i)).collect();
+        Sources { root, names, expected, read: expected.iter().map(|_| OnceLock::new()).collect() }
+    }
+
+    /// Sources already read (and hashed to `expected`).
+    fn with_bytes(root: &'a Path, expected: &'a [SourceKey], bytes: Vec<Vec<u8>>) -> Sources<'a> {
+        let s = Sources::new(root, expected);
+        for (cell, b) in s.read.iter().zip(bytes) {
+            let _ = cell.set(Ok(b));
+        }
+        s
+    }
+
+    fn get(&self, name: &str) -> anyhow::Result<&[u8]> {
+        let Some(&i) = self.names.get(name) else { anyhow::bail!("source {name} is not in the key document") };
+        let read = self.read[i].get_or_init(|| {
+            let path = self.root.join(name);
+            let bytes = std::fs::read(&path).map_err(|e| e.to_string())?;
+            if keys::hash_bytes(&bytes) != self.expected[i].key {
+                return Err(String::new());
+            }
+            Ok(bytes)
+        });
+        match read {
+            Ok(b) => Ok(b),
+            Err(e) if e.is_empty() => Err(SourceChanged.into()),
+            Err(e) => fail(
+                Diagnostic::error(
+                    Code::PK005,
+                    format!("cannot read input: {e}"),
+                    "restore the file, or run `packer gen` to re-plan",
+                )
+                .file(self.root.join(name).display()),
+            ),
+        }
+    }
+}
 
 /// Everything a conversion may use.
 pub struct Ctx<'a> {
     pub key: &'a Keyed,
     /// The asset root, for naming files in diagnostics.
     pub root: &'a Path,
-    pub sources: &'a Sources,
+    sources: Sources<'a>,
     /// Where dependency artifacts are (`<obj_dir>/<id>.bin`, `.json`).
     pub obj_dir: &'a Path,
-    action: String,
+    action: &'a str,
     /// Per-input entries: the artifact cache, else a cache private to the build directory.
-    inputs: Cache,
+    inputs: &'a Cache,
+    memo: &'a Memo,
 }
 
 impl Ctx<'_> {
-    /// The bytes of a source by name.
+    /// The bytes of a source by name (read, and checked against the key, on first use).
     pub fn source(&self, name: &str) -> anyhow::Result<&[u8]> {
-        match self.sources.iter().find(|(n, _)| n == name) {
-            Some((_, b)) => Ok(b),
-            None => anyhow::bail!("source {name} is not in the key document"),
-        }
+        self.sources.get(name)
+    }
+
+    /// The names of the sources, in key order.
+    pub fn source_names(&self) -> impl Iterator<Item = &str> {
+        self.key.doc.sources.iter().map(|s| s.name.as_str())
     }
 
     /// The parsed `.json` of the dependency action `asset/<id>`.
@@ -84,18 +154,25 @@ impl Ctx<'_> {
     }
 
     /// Per-input work, cached: `doc` describes everything the result depends on (one source
-    /// and the parameters that apply to it). On a hit the stored bytes are returned; on a miss
-    /// `build` runs, its bytes are stored, and the run is logged as a conversion of `input`.
+    /// and the parameters that apply to it). The memo of the last build is asked first, then
+    /// the cache; on a miss `build` runs (reading the source through [`Ctx::source`]), its
+    /// bytes are stored, and the run is logged as a conversion of `input`.
     pub fn per_input(
         &self,
         input: &str,
         doc: KeyDoc,
         build: impl FnOnce() -> anyhow::Result<Vec<u8>>,
     ) -> anyhow::Result<Vec<u8>> {
+        let memo_key = memo::key_of(&doc);
+        if let Some(b) = self.memo.get(&memo_key) {
+            return Ok(b);
+        }
         let key = doc.keyed();
         if let Some((_, mut blobs)) = self.inputs.get(cache::Kind::Ac, &key.strong) {
             if blobs.len() == 1 {
-                return Ok(blobs.remove(0));
+                let b = blobs.remove(0);
+                self.memo.put(memo_key, b.clone());
+                return Ok(b);
             }
         }
         let bytes = build()?;
@@ -105,12 +182,27 @@ impl Ctx<'_> {
             eprintln!("packer: warning: could not cache {input}: {e:#}");
         }
         append_log(self.obj_dir, &serde_json::json!({"action": self.action, "input": input, "outcome": "built"}));
+        self.memo.put(memo_key, bytes.clone());
         Ok(bytes)
     }
 
-    /// The key document of per-input work on source `name` of this step.
+    /// Like [`Ctx::per_input`] for cheap facts about an input (what a PNG is, before deciding
+    /// how to decode it): remembered in the memo only, neither cached nor logged.
+    pub fn probe(&self, doc: KeyDoc, build: impl FnOnce() -> anyhow::Result<Vec<u8>>) -> anyhow::Result<Vec<u8>> {
+        let memo_key = memo::key_of(&doc);
+        if let Some(b) = self.memo.get(&memo_key) {
+            return Ok(b);
+        }
+        let bytes = build()?;
+        self.memo.put(memo_key, bytes.clone());
+        Ok(bytes)
+    }
+
+    /// The key document of per-input work on source `name` of this step, with the hash the
+    /// key names for it (the bytes are read only if the work has to be done).
     pub fn input_doc(&self, step: &str, version: &str, name: &str, params: Value) -> anyhow::Result<KeyDoc> {
-        let key = keys::hash_bytes(self.source(name)?);
+        let Some(&i) = self.sources.names.get(name) else { anyhow::bail!("source {name} is not in the key document") };
+        let key = self.sources.expected[i].key.clone();
         Ok(KeyDoc {
             core_version: keys::CORE_VERSION,
             step: step.into(),
@@ -146,7 +238,7 @@ pub fn artifact_gate(out: &Path, cache: Option<Cache>, mode: keys::Mode) -> Gate
 pub fn run_asset_step(
     o: &AssetStepOptions,
     own_key: impl FnOnce(&AssetStepOptions) -> anyhow::Result<KeyFile>,
-    convert: impl FnOnce(&Ctx) -> anyhow::Result<Converted>,
+    convert: impl Fn(&Ctx) -> anyhow::Result<Converted>,
 ) -> anyhow::Result<Outcome> {
     let kf = match o.key.as_deref().map(read_key_file) {
         Some(Ok(kf)) => kf,
@@ -166,10 +258,24 @@ pub fn run_asset_step(
     let cache = o.cache.as_ref().map(Cache::new);
     let gate = artifact_gate(&o.out, cache.clone(), kf.mode);
     gate.run(doc.keyed(), |key| {
-        let (key, sources) = read_sources(&o.root, key)?;
         let inputs = cache.unwrap_or_else(|| Cache::new(obj_dir.join("inputs")));
-        let ctx = Ctx { key: &key, root: &o.root, sources: &sources, obj_dir: &obj_dir, action, inputs };
-        let c = convert(&ctx)?;
+        let memo_path = with_ext(&o.out, "memo");
+        let memo = Memo::load(&memo_path);
+        let run = |key: &Keyed, sources: Sources| {
+            let ctx =
+                Ctx { key, root: &o.root, sources, obj_dir: &obj_dir, action: &action, inputs: &inputs, memo: &memo };
+            convert(&ctx)
+        };
+        // Sources read on demand; if one changed since gen, again from sources all read first.
+        let (key, c) = match run(&key, Sources::new(&o.root, &key.doc.sources)) {
+            Err(e) if e.is::<SourceChanged>() => {
+                let (key, bytes) = read_sources(&o.root, key)?;
+                let c = run(&key, Sources::with_bytes(&o.root, &key.doc.sources, bytes))?;
+                (key, c)
+            }
+            r => (key, r?),
+        };
+        memo.save(&memo_path);
         let mut meta = serde_json::json!({"decoded_size": c.decoded_size, "metadata": c.metadata});
         if let Some(p) = c.publish {
             meta["publish"] = p;
@@ -181,7 +287,7 @@ pub fn run_asset_step(
 
 /// Reads every source the key names and re-keys the document with the hashes of the bytes
 /// actually read, so that a source edited after gen is never recorded under the old key.
-fn read_sources(root: &Path, key: Keyed) -> anyhow::Result<(Keyed, Sources)> {
+fn read_sources(root: &Path, key: Keyed) -> anyhow::Result<(Keyed, Vec<Vec<u8>>)> {
     // A bank of a thousand sprites is a thousand reads: on every core.
     let read = super::parallel_map(&key.doc.sources, |s| {
         let path = root.join(&s.name);
@@ -201,7 +307,7 @@ fn read_sources(root: &Path, key: Keyed) -> anyhow::Result<(Keyed, Sources)> {
     let mut sources = Vec::with_capacity(doc.sources.len());
     for (s, (hash, bytes)) in doc.sources.iter_mut().zip(read) {
         s.key = hash;
-        sources.push((s.name.clone(), bytes));
+        sources.push(bytes);
     }
     let key = if doc == key.doc { key } else { doc.keyed() };
     Ok((key, sources))

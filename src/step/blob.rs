@@ -15,8 +15,9 @@ pub fn run(o: &AssetStepOptions) -> anyhow::Result<Outcome> {
         o,
         |o| super::own_key(o, AssetType::Blob, STEP, VERSION),
         |ctx| {
-            let bytes = match (ctx.sources.as_slice(), ctx.key.doc.dependencies_weak.as_slice()) {
-                ([(_, bytes)], []) => bytes.clone(),
+            let names: Vec<&str> = ctx.source_names().collect();
+            let bytes = match (names.as_slice(), ctx.key.doc.dependencies_weak.as_slice()) {
+                ([name], []) => ctx.source(name)?.to_vec(),
                 ([], [dep]) => read_dependency_payload(ctx.obj_dir, dep)?,
                 _ => {
                     return fail(Diagnostic::error(

@@ -6,6 +6,7 @@
 mod asset;
 pub mod blob;
 mod gate;
+mod memo;
 pub mod pack;
 pub mod sounds;
 pub mod tilemap;
@@ -13,7 +14,7 @@ pub mod tiles;
 
 pub use asset::{
     artifact_gate, hash_inputs, own_key, read_declaration, resolve_refs, run_asset_step, AssetStepOptions, Converted,
-    Ctx, Sources,
+    Ctx, SourceChanged, Sources,
 };
 pub use gate::{log_path, Digest, Gate, How, Outcome, Output, Record};
 

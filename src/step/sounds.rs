@@ -43,11 +43,10 @@ fn convert(ctx: &Ctx) -> anyhow::Result<Converted> {
 }
 
 fn convert_one(ctx: &Ctx, name: &str, rate: u32, resample: Resample) -> anyhow::Result<Mono> {
-    let bytes = ctx.source(name)?;
     let mode = if resample == Resample::Linear { "linear" } else { "none" };
     let doc = ctx.input_doc("sounds.convert", CONVERT_VERSION, name, json!({"sample_rate": rate, "resample": mode}))?;
     let encoded = ctx.per_input(name, doc, || {
-        let mono = sounds::convert_wav(bytes, rate, resample).map_err(|e| diagnose(ctx, name, &e))?;
+        let mono = sounds::convert_wav(ctx.source(name)?, rate, resample).map_err(|e| diagnose(ctx, name, &e))?;
         Ok(mono.samples.iter().flat_map(|s| s.to_le_bytes()).collect())
     })?;
     if encoded.len() % 2 != 0 {

@@ -52,6 +52,11 @@ fn convert(ctx: &Ctx) -> anyhow::Result<Converted> {
     let own_root = params["root"].as_str().unwrap_or_default();
     let bank_root = params["bank_root"].as_str().unwrap_or_default();
     let map_dir = map_name.rsplit_once('/').map(|(d, _)| d.to_string()).unwrap_or_default();
+    // Every source (the map and its discovered tilesets) is read, and checked against the key,
+    // before the parser sees any of them: its reader can only say "not found".
+    for name in ctx.source_names() {
+        ctx.source(name)?;
+    }
     let bytes = ctx.source(&map_name)?;
     // External tilesets are discovered sources: read them from what was hashed.
     let mut read = |rel: &str| -> Result<Vec<u8>, String> {

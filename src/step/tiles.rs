@@ -60,12 +60,30 @@ fn convert(ctx: &Ctx) -> anyhow::Result<Converted> {
 /// With no palette files, palette 0 is the PLTE of the first indexed PNG (first 16 entries).
 fn first_plte(ctx: &Ctx, inputs: &[String]) -> anyhow::Result<Vec<Rgb>> {
     for name in inputs {
-        let info = tiles::png_info(ctx.source(name)?).map_err(|e| diagnose(ctx, name, &e))?;
-        if let (true, Some(plte)) = (info.indexed, info.plte) {
-            return Ok(plte.into_iter().take(16).collect());
+        let (indexed, plte) = probe(ctx, name)?;
+        if indexed && !plte.is_empty() {
+            return Ok(plte);
         }
     }
     Ok(Vec::new())
+}
+
+/// Whether a PNG is indexed, and the first 16 entries of its PLTE: from the memo, or from
+/// the PNG's header. Memo entry: one byte (1 = indexed), then 3 bytes per colour.
+fn probe(ctx: &Ctx, name: &str) -> anyhow::Result<(bool, Vec<Rgb>)> {
+    let doc = ctx.input_doc("tiles.probe", DECODE_VERSION, name, json!({}))?;
+    let b = ctx.probe(doc, || {
+        let info = tiles::png_info(ctx.source(name)?).map_err(|e| diagnose(ctx, name, &e))?;
+        let mut out = vec![u8::from(info.indexed)];
+        out.extend(info.plte.unwrap_or_default().into_iter().take(16).flatten());
+        Ok(out)
+    })?;
+    match b.split_first() {
+        Some((&flag, rest)) if flag <= 1 && rest.len() % 3 == 0 => {
+            Ok((flag == 1, rest.chunks_exact(3).map(|c| [c[0], c[1], c[2]]).collect()))
+        }
+        _ => anyhow::bail!("remembered facts about {name} are malformed"),
+    }
 }
 
 /// Decodes every PNG through its per-input cache entry, spread over the available cores.
@@ -81,13 +99,12 @@ fn decode_all(
 }
 
 fn decode_one(ctx: &Ctx, name: &str, palette: &[Rgb]) -> anyhow::Result<IndexedImage> {
-    let bytes = ctx.source(name)?;
-    let info = tiles::png_info(bytes).map_err(|e| diagnose(ctx, name, &e))?;
+    let (indexed, _) = probe(ctx, name)?;
     // An indexed PNG does not depend on the palette: editing a palette file must not redo it.
-    let params = if info.indexed { json!({}) } else { json!({"palette": palette.iter().map(hex).collect::<Vec<_>>()}) };
+    let params = if indexed { json!({}) } else { json!({"palette": palette.iter().map(hex).collect::<Vec<_>>()}) };
     let doc = ctx.input_doc("tiles.decode", DECODE_VERSION, name, params)?;
     let encoded = ctx.per_input(name, doc, || {
-        let img = tiles::decode_png(bytes, palette).map_err(|e| diagnose(ctx, name, &e))?;
+        let img = tiles::decode_png(ctx.source(name)?, palette).map_err(|e| diagnose(ctx, name, &e))?;
         Ok(encode_image(&img))
     })?;
     decode_image(&encoded).ok_or_else(|| anyhow::anyhow!("cached decode of {name} is malformed"))
