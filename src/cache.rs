@@ -1,8 +1,10 @@
 //! The artifact cache (SPEC §7): a CAS of output blobs by BLAKE3, and an action cache from
 //! strong key (and, first writer wins, from weak key) to a step record. Entries are immutable,
 //! written atomically, and verified when read; a corrupt entry is removed and reported as a
-//! miss, so the step rebuilds. Last use is the entry's mtime (set on every hit), which is
-//! what `gc` evicts by.
+//! miss, so the step rebuilds. Last use is an action entry's mtime (set on a hit, to the
+//! minute); a blob's is that of the newest action entry naming it. Blobs keep their mtime, so
+//! an output restored as a hard link of its blob never sees its mtime move. `gc` evicts by
+//! last use.
 //!
 //! Layout (bazel-remote's, sharded by the first two hex digits):
 //! `cas/<aa>/<digest>`, `ac/<aa>/<strong key>`, `ac-weak/<aa>/<weak key>`.
@@ -67,16 +69,29 @@ impl Cache {
         Ok(digest)
     }
 
-    /// Reads a blob and checks it against its digest; a corrupt one is removed.
-    pub fn get_blob(&self, digest: &str) -> Option<Vec<u8>> {
-        let p = self.path(Kind::Cas, digest);
-        let (f, bytes) = read_entry(&p)?;
-        if keys::hash_bytes(&bytes) != digest {
-            let _ = std::fs::remove_file(&p);
+    /// Reads a blob and checks it against its digest; a corrupt one is removed. Blobs up to
+    /// [`KEEP_BYTES`] come back with their bytes; larger ones are hashed as they stream by
+    /// and come back as a path, to be copied or linked from.
+    pub fn get_blob(&self, digest: &str) -> Option<Blob> {
+        use std::io::Read;
+        let path = self.path(Kind::Cas, digest);
+        let mut f = std::fs::File::open(&path).ok()?;
+        let size = f.metadata().ok()?.len();
+        let mut h = blake3::Hasher::new();
+        let bytes = if size <= KEEP_BYTES {
+            let mut b = Vec::with_capacity(size as usize);
+            f.read_to_end(&mut b).ok()?;
+            h.update(&b);
+            Some(b)
+        } else {
+            h.update_reader(&mut f).ok()?;
+            None
+        };
+        if h.finalize().to_hex().as_str() != digest {
+            let _ = std::fs::remove_file(&path);
             return None;
         }
-        touch(&f);
-        Some(bytes)
+        Some(Blob { path, bytes })
     }
 
     /// Stores a record and its output blobs: under its strong key, and under its weak key
@@ -103,9 +118,9 @@ impl Cache {
     }
 
     /// Looks up an action by strong (`Kind::Ac`) or weak (`Kind::AcWeak`) key and returns its
-    /// record and output bytes, in the record's label order. Any inconsistency (unparsable
+    /// record and output blobs, verified, in the record's label order. Any inconsistency (unparsable
     /// entry, key mismatch, missing or corrupt blob) removes the entry and is a miss.
-    pub fn get(&self, kind: Kind, key: &str) -> Option<(Record, Vec<Vec<u8>>)> {
+    pub fn get(&self, kind: Kind, key: &str) -> Option<(Record, Vec<Blob>)> {
         let p = self.path(kind, key);
         let (f, bytes) = read_entry(&p)?;
         let found = parse_entry(&bytes).filter(|r| match kind {
@@ -217,10 +232,28 @@ impl Cache {
     }
 
     /// Least-recently-used eviction: everything unused for longer than `max_age`, then the
-    /// oldest until the total is at most `max_size`. Returns (entries, bytes) removed.
+    /// oldest until the total is at most `max_size`. Returns (entries, bytes) removed. A blob
+    /// was last used when the newest action entry naming it was, so it goes with (or after)
+    /// the last of them; a blob no entry names goes by its own mtime.
     pub fn gc(&self, max_age: Option<Duration>, max_size: Option<u64>) -> anyhow::Result<(usize, u64)> {
         let mut entries = self.entries();
-        entries.sort_by_key(|e| e.used);
+        let mut blob_use: std::collections::HashMap<String, SystemTime> = std::collections::HashMap::new();
+        for e in entries.iter().filter(|e| e.kind != Kind::Cas) {
+            let Some(rec) = std::fs::read(&e.path).ok().and_then(|b| serde_json::from_slice::<Record>(&b).ok()) else {
+                continue;
+            };
+            for d in rec.outputs.values() {
+                let t = blob_use.entry(d.blake3.clone()).or_insert(e.used);
+                *t = (*t).max(e.used);
+            }
+        }
+        for e in entries.iter_mut().filter(|e| e.kind == Kind::Cas) {
+            if let Some(t) = blob_use.get(&e.key) {
+                e.used = *t;
+            }
+        }
+        // Blobs after the entries of the same moment, so no entry outlives its blobs.
+        entries.sort_by_key(|e| (e.used, e.kind == Kind::Cas));
         let now = SystemTime::now();
         let mut total: u64 = entries.iter().map(|e| e.size).sum();
         let (mut n, mut bytes) = (0, 0);
@@ -235,6 +268,25 @@ impl Cache {
             }
         }
         Ok((n, bytes))
+    }
+}
+
+/// Blobs up to this size are returned with their bytes; larger ones only as a path.
+pub const KEEP_BYTES: u64 = 1 << 20;
+
+/// A verified blob: where it is, and its bytes unless it is large.
+pub struct Blob {
+    pub path: PathBuf,
+    pub bytes: Option<Vec<u8>>,
+}
+
+impl Blob {
+    /// The bytes, read again from the object when they were not kept.
+    pub fn into_bytes(self) -> std::io::Result<Vec<u8>> {
+        match self.bytes {
+            Some(b) => Ok(b),
+            None => std::fs::read(&self.path),
+        }
     }
 }
 
@@ -338,7 +390,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let c = Cache::new(dir.path());
         let d = c.put_blob(b"hello").unwrap();
-        assert_eq!(c.get_blob(&d).unwrap(), b"hello");
+        assert_eq!(c.get_blob(&d).unwrap().bytes.unwrap(), b"hello");
         let p = c.path(Kind::Cas, &d);
         std::fs::write(&p, b"hellp").unwrap();
         assert!(c.get_blob(&d).is_none());

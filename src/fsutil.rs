@@ -56,13 +56,57 @@ fn atomic_write(path: &Path, bytes: &[u8], replace: bool) -> anyhow::Result<bool
     .with_context(|| format!("creating a temp file in {}", dir.display()))?;
     tmp.write_all(bytes).with_context(|| format!("writing {}", path.display()))?;
     if replace {
-        tmp.persist(path).with_context(|| format!("renaming into {}", path.display()))?;
+        persist_over(tmp.into_temp_path(), path)?;
         return Ok(true);
     }
     match tmp.persist_noclobber(path) {
         Ok(_) => Ok(true),
         Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
         Err(e) => Err(e.error).with_context(|| format!("writing {}", path.display())),
+    }
+}
+
+/// Replaces `path` with the content of the file `src` (a verified cache object), atomically:
+/// as a hard link when `link` is set and the filesystem allows it (no data written at all),
+/// else as a copy made in the kernel (`copy_file_range`, no buffer in between); then a rename
+/// over `path`. A linked output shares its inode with the cache object: packer never writes a
+/// file in place, and a cache read verifies the object, so neither can spoil the other.
+pub fn replace_from(src: &Path, path: &Path, link: bool) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let builder = || {
+        let mut b = tempfile::Builder::new();
+        b.prefix(".packer-tmp");
+        b
+    };
+    if link {
+        if let Ok(tmp) = builder().make_in(dir, |p| std::fs::hard_link(src, p)) {
+            return persist_over(tmp.into_temp_path(), path);
+        }
+    }
+    let mut from = std::fs::File::open(src).with_context(|| format!("reading {}", src.display()))?;
+    let mut tmp = builder()
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .tempfile_in(dir)
+        .with_context(|| format!("creating a temp file in {}", dir.display()))?;
+    std::io::copy(&mut from, tmp.as_file_mut()).with_context(|| format!("writing {}", path.display()))?;
+    persist_over(tmp.into_temp_path(), path)
+}
+
+/// Puts a finished temp file in place of `path`, atomically. When `path` exists the two are
+/// exchanged (`renameat2(RENAME_EXCHANGE)`) and the old file, now under the temp name, is
+/// removed: a rename that replaces a file makes ext4 write the new file's data out at once,
+/// under the directory's lock ("auto_da_alloc"), which serialized every restore of a branch
+/// switch on the disk. Where exchange is not supported, or nothing is there yet, a plain
+/// rename. Either way a reader sees the old file or the new one, never neither.
+fn persist_over(tmp: tempfile::TempPath, path: &Path) -> anyhow::Result<()> {
+    use rustix::fs::{renameat_with, RenameFlags, CWD};
+    match renameat_with(CWD, &*tmp, CWD, path, RenameFlags::EXCHANGE) {
+        // Dropping the temp path removes what is now under it: the old file.
+        Ok(()) => Ok(()),
+        Err(_) => tmp.persist(path).map_err(|e| e.error).with_context(|| format!("renaming into {}", path.display())),
     }
 }
 
@@ -106,5 +150,25 @@ mod tests {
         assert_eq!(std::fs::read(&p).unwrap(), b"abd");
         let leftovers: Vec<_> = std::fs::read_dir(p.parent().unwrap()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temp file left behind");
+    }
+
+    #[test]
+    fn replace_from_links_or_copies_atomically() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let (src, out) = (dir.path().join("object"), dir.path().join("out/x.bin"));
+        std::fs::write(&src, b"cached bytes").unwrap();
+        std::fs::create_dir(dir.path().join("out")).unwrap();
+        std::fs::write(&out, b"old").unwrap();
+        replace_from(&src, &out, true).unwrap();
+        assert_eq!(std::fs::read(&out).unwrap(), b"cached bytes");
+        assert_eq!(std::fs::metadata(&out).unwrap().ino(), std::fs::metadata(&src).unwrap().ino(), "a link");
+        // Replacing the output never touches the object it was linked from.
+        write_if_changed(&out, b"new").unwrap();
+        assert_eq!(std::fs::read(&src).unwrap(), b"cached bytes");
+        replace_from(&src, &out, false).unwrap();
+        assert_eq!(std::fs::read(&out).unwrap(), b"cached bytes");
+        assert_ne!(std::fs::metadata(&out).unwrap().ino(), std::fs::metadata(&src).unwrap().ino(), "a copy");
+        assert_eq!(std::fs::read_dir(dir.path().join("out")).unwrap().count(), 1, "no temp file left behind");
     }
 }

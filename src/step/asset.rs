@@ -170,7 +170,7 @@ impl Ctx<'_> {
         let key = doc.keyed();
         if let Some((_, mut blobs)) = self.inputs.get(cache::Kind::Ac, &key.strong) {
             if blobs.len() == 1 {
-                let b = blobs.remove(0);
+                let b = blobs.remove(0).into_bytes()?;
                 self.memo.put(memo_key, b.clone());
                 return Ok(b);
             }
@@ -251,13 +251,20 @@ pub fn run_asset_step(
         None => own_key(o)?,
     };
     let obj_dir = o.obj_dir();
-    let mut doc = kf.keyed.doc;
-    doc.dependencies_strong = dependency_keys(&obj_dir, &doc.dependencies_weak)?;
+    // The dependency keys recorded beside the artifacts this step will read. When they are
+    // the ones the key file names (strict mode, dependencies built as planned, or none at
+    // all) the key file's keys stand; else the document is keyed again.
+    let deps = dependency_keys(&obj_dir, &kf.keyed.doc.dependencies_weak)?;
+    let key = if deps == kf.keyed.doc.dependencies_strong {
+        kf.keyed
+    } else {
+        KeyDoc { dependencies_strong: deps, ..kf.keyed.doc }.keyed()
+    };
     let id = o.out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let action = keys::action_name_str(&id);
     let cache = o.cache.as_ref().map(Cache::new);
     let gate = artifact_gate(&o.out, cache.clone(), kf.mode);
-    gate.run(doc.keyed(), |key| {
+    gate.run(key, |key| {
         let inputs = cache.unwrap_or_else(|| Cache::new(obj_dir.join("inputs")));
         let memo_path = with_ext(&o.out, "memo");
         let memo = Memo::load(&memo_path);

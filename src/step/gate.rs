@@ -67,6 +67,13 @@ impl Record {
     }
 }
 
+/// What an output is written from: bytes a step made, or a verified cache object (hard
+/// linked when the flag is set, else copied).
+enum Content<'a> {
+    Bytes(&'a [u8]),
+    Blob(&'a cache::Blob, bool),
+}
+
 /// One output of a step: a label used in the record and its path.
 pub struct Output {
     pub label: &'static str,
@@ -111,7 +118,9 @@ impl Gate {
     ) -> anyhow::Result<Outcome> {
         let local = read_record(&self.record);
         let strong = key.strong.clone();
-        let outcome = self.decide(&key, local.as_ref())?;
+        // Restored outputs are copies: a fresh mtime, as Ninja 1.11 needs to record the
+        // edge as done (see `restore` for links).
+        let outcome = self.decide(&key, local.as_ref(), false)?;
         let outcome = match outcome {
             Some(o) => o,
             None => {
@@ -136,10 +145,14 @@ impl Gate {
 
     /// The gate without the build: up to date, or restored from the cache (and logged as
     /// the step would log it); `None` when only a build would do. gen uses it to restore
-    /// artifacts in bulk, in one process, before Ninja looks at the edges.
+    /// artifacts in bulk, in one process, before Ninja looks at the edges. Outputs are
+    /// restored as hard links of their cache objects where the filesystem allows: no data is
+    /// written, and an object's mtime never moves (the cache keeps last use on action
+    /// entries). Their old mtime does not matter to Ninja here: the gate's key file gets its
+    /// previous mtime back, and restat edges are judged by the build log.
     pub fn restore(&self, key: &Keyed) -> anyhow::Result<Option<Outcome>> {
         let local = read_record(&self.record);
-        let outcome = self.decide(key, local.as_ref())?;
+        let outcome = self.decide(key, local.as_ref(), true)?;
         if let Some(o @ (Outcome::Restored | Outcome::RestoredWeak)) = outcome {
             self.log(o, &key.strong);
         }
@@ -147,7 +160,7 @@ impl Gate {
     }
 
     /// Up to date, or restored from the cache; `None` means it must build.
-    fn decide(&self, key: &Keyed, local: Option<&Record>) -> anyhow::Result<Option<Outcome>> {
+    fn decide(&self, key: &Keyed, local: Option<&Record>, link: bool) -> anyhow::Result<Option<Outcome>> {
         if let Some(r) = local {
             if r.key.strong == key.strong && self.intact(r) {
                 return Ok(Some(Outcome::UpToDate));
@@ -173,16 +186,15 @@ impl Gate {
             if labels != want {
                 continue;
             }
-            // Blobs come in label order; move them into output order (no copy of a large one).
-            let mut blobs: Vec<Option<Vec<u8>>> = blobs.into_iter().map(Some).collect();
-            let bytes: Vec<Vec<u8>> = self
+            // Blobs come in label order; put them in output order.
+            let contents: Vec<Content> = self
                 .outputs
                 .iter()
-                .map(|o| labels.iter().position(|l| *l == o.label).and_then(|i| blobs[i].take()).unwrap_or_default())
+                .filter_map(|o| labels.iter().position(|l| *l == o.label).map(|i| Content::Blob(&blobs[i], link)))
                 .collect();
             // The cache verified every blob against these digests: no second hashing.
             let digests: Vec<Digest> = self.outputs.iter().filter_map(|o| rec.outputs.get(o.label).cloned()).collect();
-            self.commit_hashed(rec.key, &bytes, &digests, how, local)?;
+            self.commit_hashed(rec.key, &contents, &digests, how, local)?;
             return Ok(Some(outcome));
         }
         Ok(None)
@@ -196,32 +208,35 @@ impl Gate {
     /// Writes each output whose bytes changed, then the record.
     fn commit(&self, key: Keyed, bytes: &[Vec<u8>], how: How, local: Option<&Record>) -> anyhow::Result<Record> {
         let digests: Vec<Digest> = bytes.iter().map(|b| Digest::of(b)).collect();
-        self.commit_hashed(key, bytes, &digests, how, local)
+        let contents: Vec<Content> = bytes.iter().map(|b| Content::Bytes(b)).collect();
+        self.commit_hashed(key, &contents, &digests, how, local)
     }
 
     /// [`Gate::commit`] with the outputs' digests already known.
     fn commit_hashed(
         &self,
         key: Keyed,
-        bytes: &[Vec<u8>],
+        contents: &[Content],
         known: &[Digest],
         how: How,
         local: Option<&Record>,
     ) -> anyhow::Result<Record> {
         let mut digests = BTreeMap::new();
-        for ((o, b), digest) in self.outputs.iter().zip(bytes).zip(known) {
+        for ((o, content), digest) in self.outputs.iter().zip(contents).zip(known) {
             let digest = Digest { stat: None, ..digest.clone() };
             // When the file is still what the last record says (by stat), the digests tell
             // whether the bytes changed: a large output (assets.pa) is not read back to compare.
             let recorded = local.and_then(|l| l.outputs.get(o.label)).filter(|d| intact_by_stat(&o.path, d));
-            match recorded {
-                Some(d) if d.blake3 == digest.blake3 => {}
-                Some(_) => {
+            match (recorded, content) {
+                (Some(d), _) if d.blake3 == digest.blake3 => {}
+                (Some(_), Content::Bytes(b)) => {
                     fsutil::replace(&o.path, b)?;
                 }
-                None => {
+                (None, Content::Bytes(b)) => {
                     fsutil::write_if_changed(&o.path, b)?;
                 }
+                (None, Content::Blob(cache::Blob { bytes: Some(b), .. }, _)) if fsutil::holds(&o.path, b) => {}
+                (_, Content::Blob(blob, link)) => fsutil::replace_from(&blob.path, &o.path, *link)?,
             }
             let stat = file_stat(&o.path).map(|(_, mtime, ino)| (mtime, ino));
             digests.insert(o.label.to_string(), Digest { stat, ..digest });

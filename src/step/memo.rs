@@ -44,63 +44,89 @@ pub fn key_of(doc: &KeyDoc) -> MemoKey {
 /// The memo of the last build, and what this build used of it or added.
 #[derive(Default)]
 pub struct Memo {
-    old: HashMap<MemoKey, Vec<u8>>,
-    used: Mutex<Vec<(MemoKey, Vec<u8>)>>,
+    /// The file as read; `old` points into it.
+    bytes: Vec<u8>,
+    old: HashMap<MemoKey, std::ops::Range<usize>>,
+    used: Mutex<Used>,
+}
+
+#[derive(Default)]
+struct Used {
+    /// Entries of the old memo used again.
+    kept: Vec<MemoKey>,
+    /// Entries this build made or took from the cache.
+    added: Vec<(MemoKey, Vec<u8>)>,
 }
 
 impl Memo {
     /// Loads a memo; anything unreadable or damaged is an empty one.
     pub fn load(path: &Path) -> Memo {
-        let old = std::fs::read(path).ok().and_then(|b| parse(&b)).unwrap_or_default();
-        Memo { old, used: Mutex::default() }
+        let bytes = std::fs::read(path).unwrap_or_default();
+        match parse(&bytes) {
+            Some(old) => Memo { bytes, old, used: Mutex::default() },
+            None => Memo::default(),
+        }
     }
 
     /// The remembered result for `key`, noted as used.
     pub fn get(&self, key: &MemoKey) -> Option<Vec<u8>> {
-        let bytes = self.old.get(key)?.clone();
-        self.put(*key, bytes.clone());
-        Some(bytes)
+        let range = self.old.get(key)?.clone();
+        if let Ok(mut u) = self.used.lock() {
+            u.kept.push(*key);
+        }
+        Some(self.bytes[range].to_vec())
     }
 
     /// Notes a result of this build.
     pub fn put(&self, key: MemoKey, bytes: Vec<u8>) {
         if let Ok(mut u) = self.used.lock() {
-            u.push((key, bytes));
+            u.added.push((key, bytes));
         }
     }
 
-    /// Writes what this build used (and nothing else, so the memo never outgrows the asset).
-    /// Best effort: without it the next build reads the cache.
+    /// Writes what this build used (and nothing else, so the memo never outgrows the asset);
+    /// nothing when that is exactly the old memo. Best effort: without it the next build
+    /// reads the cache.
     pub fn save(self, path: &Path) {
-        let mut used = self.used.into_inner().unwrap_or_default();
-        used.sort_by_key(|e| e.0);
-        used.dedup_by(|a, b| a.0 == b.0);
-        let mut out = MAGIC.to_vec();
-        for (k, b) in &used {
+        let Used { mut kept, added } = self.used.into_inner().unwrap_or_default();
+        kept.sort_unstable();
+        kept.dedup();
+        if added.is_empty() && kept.len() == self.old.len() {
+            return;
+        }
+        let mut entries: Vec<(MemoKey, &[u8])> = kept.iter().map(|k| (*k, &self.bytes[self.old[k].clone()])).collect();
+        entries.extend(added.iter().map(|(k, b)| (*k, b.as_slice())));
+        entries.sort_by_key(|e| e.0);
+        entries.dedup_by_key(|e| e.0);
+        let mut out = Vec::with_capacity(MAGIC.len() + entries.iter().map(|e| 40 + e.1.len()).sum::<usize>() + 32);
+        out.extend_from_slice(MAGIC);
+        for (k, b) in &entries {
             out.extend_from_slice(k);
             out.extend_from_slice(&(b.len() as u64).to_le_bytes());
             out.extend_from_slice(b);
         }
         let sum = blake3::hash(&out);
         out.extend_from_slice(sum.as_bytes());
-        let _ = fsutil::write_if_changed(path, &out);
+        // The bytes differ from the file's whenever an entry was added or dropped: no
+        // reading back to compare.
+        let _ = fsutil::replace(path, &out);
     }
 }
 
-fn parse(b: &[u8]) -> Option<HashMap<MemoKey, Vec<u8>>> {
-    let (body, sum) = b.split_at_checked(b.len().checked_sub(32)?)?;
-    if blake3::hash(body).as_bytes() != sum || !body.starts_with(MAGIC) {
+fn parse(b: &[u8]) -> Option<HashMap<MemoKey, std::ops::Range<usize>>> {
+    let body = b.len().checked_sub(32)?;
+    if blake3::hash(&b[..body]).as_bytes() != &b[body..] || !b.starts_with(MAGIC) {
         return None;
     }
-    let mut rest = &body[MAGIC.len()..];
+    let mut at = MAGIC.len();
     let mut out = HashMap::new();
-    while !rest.is_empty() {
-        let (k, r) = rest.split_at_checked(32)?;
-        let (n, r) = r.split_at_checked(8)?;
-        let n = usize::try_from(u64::from_le_bytes(n.try_into().ok()?)).ok()?;
-        let (v, r) = r.split_at_checked(n)?;
-        out.insert(k.try_into().ok()?, v.to_vec());
-        rest = r;
+    while at < body {
+        let key: MemoKey = b.get(at..at + 32)?.try_into().ok()?;
+        let n = usize::try_from(u64::from_le_bytes(b.get(at + 32..at + 40)?.try_into().ok()?)).ok()?;
+        let start = at + 40;
+        let end = start.checked_add(n).filter(|&e| e <= body)?;
+        out.insert(key, start..end);
+        at = end;
     }
     Some(out)
 }

@@ -64,6 +64,11 @@ fn switching_a_b_a_restores_without_any_conversion() {
     let again = s.ninja(&[]).ok();
     assert!(again.stdout.contains("no work to do"), "{}", again.stdout);
     assert!(s.take_log().is_empty());
+    // Restored as a hard link of the cache object: no data written.
+    let d = blake3::hash(b"alpha").to_hex().to_string();
+    let object = format!("assets/.prometeu/cache/cas/{}/{d}", &d[..2]);
+    let ino = |p: &str| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(s.path(p)).unwrap());
+    assert_eq!(ino("build/obj/1.bin"), ino(&object));
     let e = s.json(&["explain", "a", "--json"]);
     assert_eq!(e["how"], "restored");
     assert_eq!(e["changes"][0]["field"], "sources[a.bin]");
@@ -73,6 +78,10 @@ fn switching_a_b_a_restores_without_any_conversion() {
     let edit = s.ninja(&[]).ok();
     assert!(edit.stdout.contains("BLOB a"), "{}", edit.stdout);
     assert_eq!(Pa::parse(s.read("build/assets.pa")).payload("a"), b"alpha, edited");
+    // Rebuilding the linked output replaced it; the object it was linked from is untouched.
+    assert_eq!(s.read(&object), b"alpha");
+    let verify = s.packer(&["cache", "verify"]).ok();
+    assert!(!verify.stdout.contains("cas/"), "{}", verify.stdout);
 }
 
 #[test]
@@ -172,6 +181,53 @@ fn gc_evicts_least_recently_used_first() {
     let d2 = blake3::hash(b"second").to_hex().to_string();
     assert!(s.exists(&format!("assets/.prometeu/cache/cas/{}/{d}", &d[..2])), "recently used stays");
     assert!(!s.exists(&format!("assets/.prometeu/cache/cas/{}/{d2}", &d2[..2])), "unused is evicted");
+}
+
+#[test]
+fn gc_max_size_evicts_the_least_recently_used_first() {
+    // Versions 1, 2, 3 built one after the other, each made older than the next; then 1 is
+    // used again (restored). Least recently used is now 2.
+    let s = Space::with_blobs(&[("a", "a.bin", &[1u8; 3000])]);
+    let age_new = |secs: u64| {
+        let now = std::time::SystemTime::now();
+        for kind in ["cas", "ac", "ac-weak"] {
+            for shard in std::fs::read_dir(s.path(&format!("assets/.prometeu/cache/{kind}"))).unwrap() {
+                for f in std::fs::read_dir(shard.unwrap().path()).unwrap() {
+                    let f = std::fs::File::options().append(true).open(f.unwrap().path()).unwrap();
+                    let recent = now.duration_since(f.metadata().unwrap().modified().unwrap()).unwrap_or_default();
+                    if recent.as_secs() < 600 {
+                        f.set_modified(now - std::time::Duration::from_secs(secs)).unwrap();
+                    }
+                }
+            }
+        }
+    };
+    s.build();
+    let mut containers = vec![s.read("build/assets.pa")];
+    age_new(3 * 3600);
+    for (v, age) in [(2u8, 2 * 3600), (3, 3600)] {
+        tick();
+        s.write("assets/a/a.bin", &[v; 3000]);
+        s.ninja(&[]).ok();
+        containers.push(s.read("build/assets.pa"));
+        age_new(age);
+    }
+    tick();
+    s.write("assets/a/a.bin", &[1u8; 3000]);
+    s.ninja(&[]).ok();
+    let total = s.json(&["cache", "stats", "--json"])["total_bytes"].as_u64().unwrap();
+    s.packer(&["gc", "--max-size", &(total - 3000).to_string()]).ok();
+    assert!(s.json(&["cache", "stats", "--json"])["total_bytes"].as_u64().unwrap() <= total - 3000);
+    s.take_log();
+    // Version 3 (used more recently) still restores; version 2 (least recently used) lost
+    // its entries first and converts again.
+    for (v, conversions) in [(3u8, 0), (2, 2)] {
+        tick();
+        s.write("assets/a/a.bin", &[v; 3000]);
+        s.ninja(&[]).ok();
+        assert_eq!(s.conversions(), conversions, "version {v}");
+        assert_eq!(s.read("build/assets.pa"), containers[v as usize - 1]);
+    }
 }
 
 #[test]
