@@ -174,6 +174,10 @@ struct GenArgs {
     /// Also write a Make-style depfile listing every input (for CMake's DEPFILE).
     #[arg(long, value_name = "FILE")]
     depfile: Option<String>,
+    /// The target the depfile names (default: <build-dir>/assets.pa); a build that runs
+    /// packer for a stamp file (CMake's Makefile generator) names the stamp.
+    #[arg(long, value_name = "FILE", requires = "depfile")]
+    depfile_target: Option<String>,
     /// Print nothing but diagnostics.
     #[arg(long, short = 'q')]
     quiet: bool,
@@ -199,6 +203,7 @@ impl GenArgs {
                 .map(|p| p.trim_end_matches('/').to_string())
                 .filter(|p| !p.is_empty() && p != "."),
             depfile: self.depfile.clone(),
+            depfile_target: self.depfile_target.clone(),
             regen: self.regen,
             progress: !(self.quiet || self.regen),
         }
@@ -383,8 +388,29 @@ pub fn main() -> i32 {
             return if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
         }
     };
-    match run(cli) {
+    // A reader that goes away (`packer list | head -1`) ends the output, quietly, as it does
+    // for the tools that read from pipes: std's print macros panic on a broken pipe, so that
+    // panic is neither shown nor treated as a failure.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !is_broken_pipe(info.payload()) {
+            default_hook(info);
+        }
+    }));
+    let result = match std::panic::catch_unwind(|| run(cli)) {
+        Ok(r) => r,
+        Err(p) if is_broken_pipe(p.as_ref()) => return EXIT_OK,
+        Err(p) => std::panic::resume_unwind(p),
+    };
+    match result {
         Ok(()) => EXIT_OK,
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            EXIT_OK
+        }
         Err(e) => {
             match e.downcast_ref::<Blocked>() {
                 Some(b) => eprintln!("{}", b.render(crate::diag::stderr_color())),
@@ -393,6 +419,12 @@ pub fn main() -> i32 {
             EXIT_FAILED
         }
     }
+}
+
+/// Whether a panic is a write to a closed pipe (`failed printing to stdout: Broken pipe`).
+fn is_broken_pipe(payload: &(dyn std::any::Any + Send)) -> bool {
+    let text = payload.downcast_ref::<String>().map(String::as_str).or_else(|| payload.downcast_ref::<&str>().copied());
+    text.is_some_and(|t| t.contains("Broken pipe") || t.contains("os error 32"))
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {

@@ -33,6 +33,8 @@ pub struct Options {
     pub prefix: Option<String>,
     /// Also write a Make-style depfile of every input here.
     pub depfile: Option<String>,
+    /// The depfile's target (default `<build_dir>/assets.pa`).
+    pub depfile_target: Option<String>,
     /// Run by Ninja's generator edge (quiet; under a prefix, a changed graph fails the run).
     pub regen: bool,
     /// Show a progress line while hashing (only ever on a terminal).
@@ -48,6 +50,7 @@ impl Default for Options {
             mode: Mode::Strict,
             prefix: None,
             depfile: None,
+            depfile_target: None,
             regen: false,
             progress: false,
         }
@@ -79,6 +82,9 @@ impl Options {
         }
         if let Some(d) = &self.depfile {
             a.push(format!("--depfile={d}"));
+        }
+        if let Some(t) = &self.depfile_target {
+            a.push(format!("--depfile-target={t}"));
         }
         a.push("--regen".into());
         a
@@ -357,8 +363,8 @@ fn record_state(dir: &Path, opts: &Options, options: String, plan: &Plan, assets
     genstate::record(dir, &opts.build_dir, &genstate::GenState { options, inputs, outputs });
 }
 
-/// A Make-style depfile: `<build>/assets.pa: <every generator input>`, absolute paths, for
-/// builds that run `packer build` as one command (CMake's `DEPFILE`).
+/// A Make-style depfile: `<build>/assets.pa: <every generator input>` (or another target),
+/// absolute paths, for builds that run `packer build` as one command (CMake's `DEPFILE`).
 fn depfile(dir: &Path, opts: &Options, plan: &Plan) -> anyhow::Result<Vec<u8>> {
     let base = std::fs::canonicalize(dir)?;
     let abs = |p: &str| {
@@ -366,7 +372,8 @@ fn depfile(dir: &Path, opts: &Options, plan: &Plan) -> anyhow::Result<Vec<u8>> {
         let full = if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
         full.to_string_lossy().replace('\\', "\\\\").replace(' ', "\\ ").replace('#', "\\#").replace('$', "$$")
     };
-    let mut out = format!("{}:", abs(&format!("{}/assets.pa", opts.build_dir)));
+    let target = opts.depfile_target.clone().unwrap_or_else(|| format!("{}/assets.pa", opts.build_dir));
+    let mut out = format!("{}:", abs(&target));
     for i in &plan.gen_inputs {
         out.push_str(" \\\n  ");
         out.push_str(&abs(i));

@@ -34,7 +34,7 @@ pub fn build(assets: &[Asset]) -> Result<Graph, Diagnostic> {
         }
     }
     if toposort(&g, None).is_err() {
-        return Err(cycle_diagnostic(&g, assets));
+        return Err(cycle_diagnostic(&g, assets, &deps));
     }
     // Stable order: repeatedly take the lowest-id asset whose dependencies are all placed.
     // Assets are sorted by id, so a simple Kahn's algorithm over indices is deterministic.
@@ -59,13 +59,38 @@ pub fn build(assets: &[Asset]) -> Result<Graph, Diagnostic> {
     Ok(Graph { order, deps })
 }
 
-fn cycle_diagnostic(g: &DiGraph<usize, ()>, assets: &[Asset]) -> Diagnostic {
+fn cycle_diagnostic(g: &DiGraph<usize, ()>, assets: &[Asset], deps: &[Vec<usize>]) -> Diagnostic {
     let scc = tarjan_scc(g).into_iter().find(|c| c.len() > 1 || g.contains_edge(c[0], c[0])).unwrap_or_default();
-    let mut names: Vec<&str> = scc.iter().map(|n| assets[g[*n]].decl.name.as_str()).collect();
-    names.sort();
-    let first = names.first().copied().unwrap_or("?");
-    let cycle = format!("{} → {first}", names.join(" → "));
-    let file = scc.first().map(|n| assets[g[*n]].root_in_project().to_string()).unwrap_or_default();
+    let members: std::collections::HashSet<usize> = scc.iter().map(|n| g[*n]).collect();
+    // The cycle as it is walked, starting (for a stable message) from the least name: the
+    // shortest way back to it through references inside the strongly connected set.
+    let name = |i: usize| assets[i].decl.name.as_str();
+    let start = members.iter().copied().min_by_key(|&i| name(i)).unwrap_or(0);
+    let mut came_from: HashMap<usize, usize> = HashMap::new();
+    let mut queue = std::collections::VecDeque::from([start]);
+    'search: while let Some(i) = queue.pop_front() {
+        for &j in deps[i].iter().filter(|j| members.contains(j)) {
+            if j == start {
+                came_from.insert(start, i);
+                break 'search;
+            }
+            if let std::collections::hash_map::Entry::Vacant(e) = came_from.entry(j) {
+                e.insert(i);
+                queue.push_back(j);
+            }
+        }
+    }
+    let mut path = vec![start];
+    let mut at = came_from.get(&start).copied();
+    while let Some(i) = at.filter(|&i| i != start) {
+        path.push(i);
+        at = came_from.get(&i).copied();
+    }
+    path[1..].reverse();
+    let cycle: Vec<&str> = path.iter().chain([&start]).map(|&i| name(i)).collect();
+    let cycle = cycle.join(" → ");
+    let first = name(start);
+    let file = assets[start].root_in_project().to_string();
     Diagnostic::error(
         Code::PK014,
         format!("assets reference each other in a cycle: {cycle}"),

@@ -29,6 +29,7 @@ pub fn verify(dir: &Path, build_dir: &str) -> anyhow::Result<(usize, Vec<Differe
         mode: Mode::Strict,
         prefix: None,
         depfile: None,
+        depfile_target: None,
         regen: false,
         progress: false,
     };

@@ -40,16 +40,24 @@ function(packer_add_assets target)
   endif()
   get_filename_component(bd "${arg_BUILD_DIR}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_BINARY_DIR}")
   set(outputs "${bd}/assets.pa" "${bd}/asset_table.json" "${bd}/preload.json" "${bd}/asset_table_metadata.json")
+  # The command's output is a stamp touched after every run; the artifacts are byproducts.
+  # Make has no restat: with assets.pa itself as the output, an unchanged assets.pa (which
+  # packer leaves untouched) would look out of date forever. Ninja restats byproducts, so
+  # what depends on assets.pa still rebuilds only when its bytes change.
+  set(stamp "${bd}/packer.stamp")
   add_custom_command(
-    OUTPUT ${outputs}
+    OUTPUT "${stamp}"
+    BYPRODUCTS ${outputs}
     COMMAND "${PACKER_EXECUTABLE}" -C "${ws}" build --quiet
             "--build-dir=${bd}" "--ninja-file=${bd}/build.ninja" "--depfile=${bd}/assets.d"
+            "--depfile-target=${stamp}"
+    COMMAND "${CMAKE_COMMAND}" -E touch "${stamp}"
     DEPFILE "${bd}/assets.d"
     DEPENDS "${ws}/assets/.prometeu/index.json"
     WORKING_DIRECTORY "${ws}"
     COMMENT "packer: ${target}"
     VERBATIM)
-  add_custom_target(${target} ALL DEPENDS ${outputs})
+  add_custom_target(${target} ALL DEPENDS "${stamp}")
   set_target_properties(${target} PROPERTIES PACKER_ASSETS_PA "${bd}/assets.pa" PACKER_BUILD_DIR "${bd}")
   set(${target}_ASSETS_PA "${bd}/assets.pa" PARENT_SCOPE)
   set(${target}_ASSET_TABLE "${bd}/asset_table.json" PARENT_SCOPE)

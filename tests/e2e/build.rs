@@ -65,14 +65,83 @@ fn an_empty_registry_builds_an_empty_container() {
 
 #[test]
 fn demo_fixture_builds() {
+    let s = demo();
+    let pa = Pa::parse(s.read("build/assets.pa"));
+    assert_eq!(pa.table().len(), 6);
+    let out = s.packer(&["inspect", "build/assets.pa"]).ok();
+    // The rows the README's tour shows are the rows `packer inspect` prints.
+    for row in crate::integrate::readme_block("demo/table").lines() {
+        assert!(out.stdout.lines().any(|l| l == row), "README row not in the table:\n{row}\n{}", out.stdout);
+    }
+}
+
+fn demo() -> Space {
     let s = Space::empty();
     crate::harness::copy_dir(
         &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo/assets"),
         &s.path("assets"),
     );
     s.build();
-    let pa = Pa::parse(s.read("build/assets.pa"));
-    assert!(pa.table().len() >= 3);
-    let out = s.packer(&["inspect", "build/assets.pa"]).ok();
-    assert!(out.stdout.contains("level1"), "{}", out.stdout);
+    s
+}
+
+/// The versions the bytes of a step's output depend on: its own, and those of the per-input
+/// work it uses.
+fn versions(step: &str, version: &str) -> String {
+    use packer::step::{sounds, tiles};
+    match step {
+        "tiles" => format!("{version}+{}", tiles::DECODE_VERSION),
+        "sounds" => format!("{version}+{}", sounds::CONVERT_VERSION),
+        _ => version.to_string(),
+    }
+}
+
+#[test]
+fn step_outputs_change_only_with_their_step_version() {
+    // Golden digests of every step's outputs on fixtures/demo, filed under the versions those
+    // bytes depend on. Bytes that change under the same versions would be served stale from
+    // every cache: the version must be bumped. Re-bless (after a bump, or a change to the
+    // fixture) with `PACKER_BLESS=1 cargo test --test e2e step_outputs`.
+    let s = demo();
+    let golden_path = crate::integrate::repo("tests/golden/step-outputs.json");
+    let digest = |p: &str| blake3::hash(&s.read(p)).to_hex().to_string();
+    let mut now: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>> = Default::default();
+    let mut all = Vec::new();
+    for e in Pa::parse(s.read("build/assets.pa")).table() {
+        let id = e["asset_id"].as_u64().unwrap();
+        let rec: serde_json::Value = serde_json::from_slice(&s.read(&format!("build/obj/{id}.rec"))).unwrap();
+        let doc = &rec["key"]["doc"];
+        let key = format!(
+            "{} {}",
+            doc["step"].as_str().unwrap(),
+            versions(doc["step"].as_str().unwrap(), doc["step-version"].as_str().unwrap())
+        );
+        let out = format!("{} {}", digest(&format!("build/obj/{id}.bin")), digest(&format!("build/obj/{id}.json")));
+        now.entry(key.clone()).or_default().insert(e["asset_name"].as_str().unwrap().to_string(), out);
+        all.push(key);
+    }
+    all.sort();
+    all.dedup();
+    let pack = format!("pack {} over {}", packer::step::pack::VERSION, all.join(", "));
+    now.entry(pack).or_default().insert("assets.pa".into(), digest("build/assets.pa"));
+    if std::env::var_os("PACKER_BLESS").is_some() {
+        std::fs::create_dir_all(golden_path.parent().unwrap()).unwrap();
+        std::fs::write(&golden_path, serde_json::to_string_pretty(&now).unwrap() + "\n").unwrap();
+        return;
+    }
+    let golden: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>> =
+        serde_json::from_slice(&std::fs::read(&golden_path).expect("tests/golden/step-outputs.json")).unwrap();
+    for (key, outputs) in &now {
+        let Some(known) = golden.get(key) else {
+            panic!("no golden outputs for `{key}` (a new version?): re-bless with PACKER_BLESS=1 cargo test --test e2e step_outputs");
+        };
+        for (asset, out) in outputs {
+            assert_eq!(
+                known.get(asset),
+                Some(out),
+                "the output of {asset} changed under `{key}`: bump the step's VERSION (src/step/), or the version of \
+                 its per-input work, then re-bless with PACKER_BLESS=1 cargo test --test e2e step_outputs"
+            );
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! Hash gating with a real Ninja (SPEC §5, §6): what runs, what does not, what is touched.
 
-use crate::harness::{tick, Space, OUTPUTS};
+use crate::harness::{tick, Pa, Space, OUTPUTS};
 
 fn three() -> Space {
     let s = Space::with_blobs(&[("a", "a.bin", b"alpha"), ("b", "b.bin", b"beta"), ("c", "c.bin", b"gamma")]);
@@ -27,6 +27,46 @@ fn touching_every_source_runs_gen_once_and_no_step() {
     assert_eq!(s.mtime("build/assets.pa"), before, "assets.pa untouched");
     let again = s.ninja(&[]).ok();
     assert!(again.edges().is_empty(), "settled after one gen: {}", again.stdout);
+}
+
+#[test]
+fn a_source_replaced_by_an_older_file_is_seen_through_its_directory() {
+    // `mv` keeps the old mtime: only the asset root's listing changed. The root directory is
+    // an input of the generator edge, so Ninja still re-runs gen, which sees the new bytes.
+    let s = three();
+    let staged = s.path("staged.bin");
+    std::fs::write(&staged, b"ALPHA from elsewhere").unwrap();
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options().write(true).open(&staged).unwrap().set_modified(old).unwrap();
+    tick();
+    std::fs::rename(&staged, s.path("assets/a/a.bin")).unwrap();
+    let run = s.ninja(&[]).ok();
+    assert!(run.edges().contains(&"BLOB a".to_string()), "{}", run.stdout);
+    assert_eq!(Pa::parse(s.read("build/assets.pa")).payload("a"), b"ALPHA from elsewhere");
+}
+
+#[test]
+fn a_new_packer_binary_reruns_gen() {
+    // The binary is an input of the generator edge: after an upgrade, build.ninja and every
+    // gate are re-planned by the new one.
+    let s = three();
+    s.take_log();
+    let bin = s.path("packer-copy");
+    std::fs::copy(crate::harness::packer_bin(), &bin).unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(&bin).args(args).current_dir(&s.dir).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    run(&["gen"]);
+    let manifest = String::from_utf8(s.read("build.ninja")).unwrap();
+    let gen_edge = manifest.lines().find(|l| l.contains(": packer_gen ")).unwrap();
+    assert!(gen_edge.contains(bin.to_str().unwrap()), "{gen_edge}");
+    s.ninja(&[]).ok(); // new command lines: each step runs once and finds itself up to date
+    assert_eq!(s.conversions(), 0);
+    assert!(s.ninja(&[]).ok().edges().is_empty());
+    tick();
+    std::fs::copy(crate::harness::packer_bin(), &bin).unwrap(); // a new mtime: an upgrade
+    assert_eq!(s.ninja(&[]).ok().edges(), ["packer gen"]);
 }
 
 #[test]

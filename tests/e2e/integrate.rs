@@ -6,12 +6,12 @@ use crate::harness::{copy_dir, ninja_bin, packer_bin, tick, Pa, Space};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn repo(p: &str) -> PathBuf {
+pub fn repo(p: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
 }
 
 /// The fenced block after `<!-- test: NAME -->` in README.md.
-fn readme_block(name: &str) -> String {
+pub fn readme_block(name: &str) -> String {
     let readme = std::fs::read_to_string(repo("README.md")).unwrap();
     let marker = format!("<!-- test: {name} -->");
     let after = &readme[readme.find(&marker).unwrap_or_else(|| panic!("README has no {marker}")) + marker.len()..];
@@ -150,6 +150,13 @@ fn cmake_round_trip(generator: &str, out_dir: &str) {
         table.contains("\"asset_name\":\"level1\",\"bank_type\":\"BLOB\",\"codec\":\"NONE\",\"decoded_size\":15"),
         "{table}"
     );
+    // Regression (Makefiles): a touch, or an edit that leaves assets.pa as it was, ran packer
+    // at every later build, since Make has no restat and assets.pa kept its old mtime.
+    tick();
+    s.touch("assets-project/assets/data/level1/level1.bin");
+    sh_ok(&s, &dir, &format!("cmake --build {out_dir}"));
+    let settled = sh_ok(&s, &dir, &format!("cmake --build {out_dir}"));
+    assert!(!settled.contains("packer: game_assets"), "settled after one run: {settled}");
 }
 
 #[test]
@@ -176,6 +183,52 @@ fn packer_build_runs_gen_and_the_ninja_it_finds() {
     assert!(r.stderr.contains("error[PK022]") && r.stderr.contains("apt-get install ninja-build"), "{}", r.stderr);
 }
 
+/// A directory of stand-ins named like the Ninjas `packer build` looks for, each noting its
+/// name in `ran` and then running the real Ninja (by absolute path).
+fn fake_ninjas(s: &Space, names: &[&str]) -> String {
+    let real = Command::new("sh").arg("-c").arg(format!("command -v '{}'", ninja_bin())).output().unwrap();
+    let real = String::from_utf8(real.stdout).unwrap().trim().to_string();
+    let bin = s.path("fake-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for n in names {
+        let p = bin.join(n);
+        std::fs::write(&p, format!("#!/bin/sh\necho {n} >> '{}'\nexec '{real}' \"$@\"\n", s.path("ran").display()))
+            .unwrap();
+        std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+    bin.display().to_string()
+}
+
+#[test]
+fn packer_build_falls_back_to_ninja_build_then_samu_and_passes_k() {
+    let s = Space::with_blobs(&[("a", "a.bin", b"alpha")]);
+    // No $NINJA and no `ninja` on PATH: `ninja-build` first, then `samu`.
+    let path = fake_ninjas(&s, &["ninja-build", "samu"]);
+    let build = || {
+        let out =
+            Command::new(packer_bin()).arg("build").current_dir(&s.dir).env_remove("NINJA").env("PATH", &path).output();
+        let out = out.unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        std::fs::read_to_string(s.path("ran")).unwrap().lines().last().unwrap_or("").to_string()
+    };
+    assert_eq!(build(), "ninja-build");
+    assert_eq!(Pa::parse(s.read("build/assets.pa")).payload("a"), b"alpha");
+    std::fs::remove_file(s.path("fake-bin/ninja-build")).unwrap();
+    tick();
+    s.write("assets/a/a.bin", b"ALPHA");
+    assert_eq!(build(), "samu");
+    assert_eq!(Pa::parse(s.read("build/assets.pa")).payload("a"), b"ALPHA");
+    // -k goes to Ninja: with -k 0 and one job, a failing asset does not stop the others.
+    s.write("assets/bad/bad.png", b"\x89PNG\r\n\x1a\n not really");
+    s.packer(&["add", "assets/bad", "--type", "tile_bank"]).ok();
+    s.add_blob("z", "z.bin", b"zulu");
+    let ninja = ninja_bin();
+    let r = s.packer_env(&["build", "-j", "1", "-k", "0"], &[("NINJA", &ninja)]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(format!("{}{}", r.stdout, r.stderr).contains("error[PK030]"));
+    assert_eq!(s.read("build/obj/3.bin"), b"zulu", "built although an earlier edge failed");
+}
+
 #[test]
 fn ninja_tools_give_meaningful_results() {
     let s = Space::with_blobs(&[("hero", "h.bin", b"hero"), ("assets", "x.bin", b"named like the phony")]);
@@ -197,7 +250,17 @@ fn ninja_tools_give_meaningful_results() {
     s.ninja(&[]).ok();
     assert_eq!(s.conversions(), 0);
     assert_eq!(Pa::parse(s.read("build/assets.pa")).payload("hero"), b"hero");
-    s.ninja(&["-t", "cleandead"]).ok();
+    // The generator edge talks to the terminal directly (it may show progress).
+    let manifest = String::from_utf8(s.read("build.ninja")).unwrap();
+    let gen_rule = manifest.split("rule packer_gen").nth(1).and_then(|r| r.split("\n\n").next()).unwrap_or("");
+    assert!(gen_rule.contains("pool = console") && gen_rule.contains("generator = 1"), "{gen_rule}");
+    // -t cleandead removes what left the graph (the forgotten asset's artifacts, if gen had
+    // not already) and nothing that is still in it.
+    s.packer(&["forget", "assets"]).ok();
+    s.ninja(&[]).ok();
+    let dead = s.ninja(&["-t", "cleandead"]).ok().stdout;
+    assert!(!s.exists("build/obj/2.bin") && s.exists("build/obj/1.bin") && s.exists("build/assets.pa"), "{dead}");
+    assert!(s.ninja(&[]).ok().edges().is_empty(), "nothing live was removed");
     tick();
     s.touch("assets/hero/h.bin");
     let e = s.ninja(&["-d", "explain", "-n"]).ok();
@@ -210,8 +273,23 @@ fn version_completions_and_man_page() {
     assert_eq!(s.packer(&["--version"]).ok().stdout.trim(), format!("packer {}", env!("CARGO_PKG_VERSION")));
     assert!(s.packer(&["completions", "bash"]).ok().stdout.contains("_packer()"));
     assert!(s.packer(&["completions", "zsh"]).ok().stdout.contains("#compdef packer"));
+    assert!(s.packer(&["completions", "fish"]).ok().stdout.contains("complete -c packer"));
     assert!(s.packer(&["man"]).ok().stdout.contains(".TH packer 1"));
     assert!(s.packer(&["cmake-module"]).ok().stdout.contains("function(packer_add_assets target)"));
+}
+
+#[test]
+fn a_reader_that_stops_early_ends_the_output_quietly() {
+    // Regression: `packer completions fish | head -2` panicked on the broken pipe.
+    for cmd in ["completions fish", "man", "cmake-module"] {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(format!("'{}' {cmd} | (exec 0<&-; sleep 0.2)", packer_bin().display()))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked") && !stderr.contains("error"), "{cmd}: {stderr}");
+    }
 }
 
 /// Runs packer under a pseudo-terminal (`script`), returning what the terminal showed.

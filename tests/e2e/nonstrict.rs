@@ -95,4 +95,15 @@ fn a_cycle_of_references_is_a_diagnostic_naming_it() {
     let r = s.packer(&["gen"]);
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("error[PK014]: assets reference each other in a cycle: p → q → r → p"), "{}", r.stderr);
+    // Regression: the cycle used to be printed in name order, not in the order it is walked,
+    // and named another asset's file. p → r → q → p now reads as such, at p's asset.json.
+    for (n, r) in [("p", "r"), ("r", "q"), ("q", "p")] {
+        s.write(&format!("assets/{n}/asset.json"), format!(r#"{{"schema_version":1,"asset_uuid":"u-{n}","name":"{n}","type":"blob","inputs":{{"source":["@asset:{r}"]}},"output":{{"format":"BLOB/raw_v1","codec":"NONE"}},"preload":{{"enabled":false}}}}"#).as_bytes());
+    }
+    let r = s.packer(&["gen"]);
+    assert!(
+        r.stderr.contains("assets/p/asset.json: error[PK014]: assets reference each other in a cycle: p → r → q → p"),
+        "{}",
+        r.stderr
+    );
 }
