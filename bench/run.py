@@ -192,12 +192,27 @@ def bench_size(n, tmp, full):
     open(sprite, "wb").write(data)
     ninja(ws)
     conversions(ws)
-    bank_out = os.path.join(tmp, f"bank{n}")
-    r["bank_full"] = run([PACKER, "step", "tiles", "--root=assets/sprites1000", f"--out={bank_out}/x"], ws)[0]
-    # The same step after one sprite edit: the bank's own share of the incremental work.
-    shutil.copy(os.path.join(ws, "assets/sprites1000/s0502.png"), sprite)
-    r["bank_one"] = run([PACKER, "step", "tiles", "--root=assets/sprites1000", f"--out={bank_out}/x"], ws)[0]
-    r["bank_one_decodes"] = sum(1 for line in open(os.path.join(bank_out, "steps.log")) if '"input"' in line and '"built"' in line) - 1000
+    # The bank's own step, run as Ninja runs it (its command line in build.ninja, with the key
+    # file gen wrote): cold (a build directory and cache of its own, nothing built before),
+    # then in the workspace after one sprite edit and the gen that re-gates it.
+    step = [PACKER, "step", "tiles", f"--id={big}", "--root=assets/sprites1000"]
+    cold = os.path.join(tmp, f"bank{n}")
+    def bank_cold():
+        shutil.rmtree(cold, ignore_errors=True)
+        os.makedirs(os.path.join(cold, "keys"))
+        shutil.copy(os.path.join(ws, f"build/keys/{big}.key"), os.path.join(cold, "keys"))
+        return run([*step, f"--build-dir={cold}", f"--cache={cold}/cache"], ws)[0]
+    r["bank_full"] = median(bank_cold, 3)
+    def bank_one(i=[0]):
+        i[0] += 1
+        shutil.copy(os.path.join(ws, "assets/sprites1000/s%04d.png" % (501 + i[0])), sprite)
+        run([PACKER, "gen"], ws)
+        conversions(ws)
+        t = run([*step, "--build-dir=build", "--cache=assets/.prometeu/cache"], ws)[0]
+        log = os.path.join(ws, "build/obj/steps.log")
+        r["bank_one_decodes"] = sum(1 for line in open(log) if '"input"' in line and '"built"' in line)
+        return t
+    r["bank_one"] = median(bank_one, 3)
     open(sprite, "wb").write(data)
     ninja(ws)
     conversions(ws)
@@ -265,11 +280,11 @@ def report(results, big, measured=None):
             "≤ 1.1×", r["ninja_noop"] <= 1.1 * r["minimal_noop"])
         row(f"build.ninja bytes per edge (N={n})", f"{r['ninja_bytes']} / {r['ninja_edges']} = {r['ninja_bytes'] / r['ninja_edges']:.0f} "
             f"({r['ninja_bytes'] / r['assets']:.0f} per asset)", "≤ 100", r["ninja_bytes"] / r["ninja_edges"] <= 100)
-        row(f"one sprite of 1,000 edited / that bank's full build (N={n})", f"{fmt(r['sprite_edit'])} / {fmt(r['bank_full'])} = {r['sprite_edit'] / r['bank_full']:.1%}, "
-            f"{r['sprite_edit_conversions']} conversions", "≤ 5%", r["sprite_edit"] <= 0.05 * r["bank_full"])
         if "bank_one" in r:
-            row(f"the bank's step after one sprite edit / its full build (N={n})", f"{fmt(r['bank_one'])} / {fmt(r['bank_full'])} = {r['bank_one'] / r['bank_full']:.1%}, "
+            row(f"one sprite of 1,000 edited: the bank's step / its cold build (N={n})", f"{fmt(r['bank_one'])} / {fmt(r['bank_full'])} = {r['bank_one'] / r['bank_full']:.1%}, "
                 f"{r['bank_one_decodes']} PNG decoded", "≤ 5%", r["bank_one"] <= 0.05 * r["bank_full"])
+        row(f"one sprite of 1,000 edited: the whole `ninja` run / the bank's cold build (N={n})", f"{fmt(r['sprite_edit'])} / {fmt(r['bank_full'])} = {r['sprite_edit'] / r['bank_full']:.1%}, "
+            f"{r['sprite_edit_conversions']} conversions", "≤ 5%", r["sprite_edit"] <= 0.05 * r["bank_full"])
         row(f"A → B → A: clean build / third build (N={n})", f"{fmt(r['clean_build'])} / {fmt(r['switch_back_a'])} = {r['clean_build'] / r['switch_back_a']:.1f}×, "
             f"{r['switch_back_a_conversions']} conversions", "≥ 10×", r["clean_build"] >= 10 * r["switch_back_a"])
         row(f"gated step with nothing to do − /bin/true (N={n})", f"{fmt(r['step_noop'])} − {fmt(r['true'])} = {(r['step_noop'] - r['true']) * 1000:.2f} ms",

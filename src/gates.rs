@@ -93,10 +93,13 @@ pub struct Written {
 /// that was clean stays clean and none of the thousands of restores of a branch switch costs
 /// a process. The order (key file, artifact, mtime) keeps every interruption safe: until the
 /// mtime is restored, the key file is newer than the edge's last run and the step runs.
+/// The last `late` files are restored after all the others (the pack, whose key depends on
+/// every other action's artifact).
 pub fn write(
     build_dir: &Path,
     mode: Mode,
     files: &[(PathBuf, &Keyed)],
+    late: usize,
     restore: impl Fn(usize) -> bool + Sync,
 ) -> anyhow::Result<Written> {
     let ledger_path = ledger_file(build_dir);
@@ -125,7 +128,11 @@ pub fn write(
             before.extend(old.map(|t| (i, t)));
         }
     }
-    let restored = crate::step::parallel_map(&before, |&(i, _)| Ok(restore(i)))?;
+    // `before` is in file order: the late ones are at its end.
+    let split = before.iter().position(|(i, _)| *i >= files.len().saturating_sub(late)).unwrap_or(before.len());
+    let (early, last) = before.split_at(split);
+    let mut restored = crate::step::parallel_map(early, |&(i, _)| Ok(restore(i)))?;
+    restored.extend(last.iter().map(|&(i, _)| restore(i)));
     for ((i, mtime), _) in before.iter().zip(restored).filter(|(_, r)| *r) {
         let f = std::fs::File::options().write(true).open(&files[*i].0)?;
         f.set_modified(*mtime)?;
@@ -181,12 +188,12 @@ mod tests {
         let b = dir.path();
         let (a, c) = (keyed("a"), keyed("c"));
         let files = vec![(b.join("1.key"), &a), (b.join("2.key"), &c)];
-        assert_eq!(write(b, Mode::Strict, &files, |_| false).unwrap().keys, 2);
+        assert_eq!(write(b, Mode::Strict, &files, 0, |_| false).unwrap().keys, 2);
         age_ledger(b);
-        assert_eq!(write(b, Mode::Strict, &files, |_| false).unwrap().keys, 0);
+        assert_eq!(write(b, Mode::Strict, &files, 0, |_| false).unwrap().keys, 0);
         let c2 = keyed("c2");
         let files = vec![(b.join("1.key"), &a), (b.join("2.key"), &c2)];
-        assert_eq!(write(b, Mode::Strict, &files, |_| false).unwrap().keys, 1);
+        assert_eq!(write(b, Mode::Strict, &files, 0, |_| false).unwrap().keys, 1);
         let back: KeyFile = serde_json::from_slice(&std::fs::read(b.join("2.key")).unwrap()).unwrap();
         assert_eq!(back.keyed, c2);
     }
@@ -197,14 +204,14 @@ mod tests {
         let b = dir.path();
         let a = keyed("a");
         let files = vec![(b.join("1.key"), &a)];
-        write(b, Mode::Strict, &files, |_| false).unwrap();
+        write(b, Mode::Strict, &files, 0, |_| false).unwrap();
         age_ledger(b);
         // Damaged in place (same inode, new size and mtime), then deleted: both are rewritten.
         std::fs::write(b.join("1.key"), b"garbage").unwrap();
-        assert_eq!(write(b, Mode::Strict, &files, |_| false).unwrap().keys, 1);
+        assert_eq!(write(b, Mode::Strict, &files, 0, |_| false).unwrap().keys, 1);
         age_ledger(b);
         std::fs::remove_file(b.join("1.key")).unwrap();
-        assert_eq!(write(b, Mode::Strict, &files, |_| false).unwrap().keys, 1);
+        assert_eq!(write(b, Mode::Strict, &files, 0, |_| false).unwrap().keys, 1);
         // Damaged within the racy window without a trace in its stat (same size, mtime and
         // inode): the ledger was taken too soon after the write to vouch for it.
         let path = b.join("1.key");
@@ -212,7 +219,7 @@ mod tests {
         let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
         std::os::unix::fs::FileExt::write_all_at(&f, b"X", 0).unwrap();
         f.set_modified(before.modified().unwrap()).unwrap();
-        assert_eq!(write(b, Mode::Strict, &files, |_| false).unwrap().keys, 1);
+        assert_eq!(write(b, Mode::Strict, &files, 0, |_| false).unwrap().keys, 1);
     }
 
     #[test]
@@ -220,13 +227,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let b = dir.path();
         let (a, c) = (keyed("a"), keyed("c"));
-        write(b, Mode::Strict, &[(b.join("1.key"), &a), (b.join("2.key"), &a)], |_| false).unwrap();
+        write(b, Mode::Strict, &[(b.join("1.key"), &a), (b.join("2.key"), &a)], 0, |_| false).unwrap();
         let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
         for k in ["1.key", "2.key"] {
             std::fs::File::options().write(true).open(b.join(k)).unwrap().set_modified(old).unwrap();
         }
-        let done = write(b, Mode::Strict, &[(b.join("1.key"), &c), (b.join("2.key"), &c)], |i| i == 0).unwrap();
+        let order = std::sync::Mutex::new(Vec::new());
+        let restore = |i| {
+            order.lock().unwrap().push(i);
+            i == 0
+        };
+        let done = write(b, Mode::Strict, &[(b.join("1.key"), &c), (b.join("2.key"), &c)], 1, restore).unwrap();
         assert_eq!(done, Written { keys: 2, restored: 1 });
+        assert_eq!(*order.lock().unwrap(), [0, 1], "the late one after the others");
         let mtime = |k: &str| std::fs::metadata(b.join(k)).unwrap().modified().unwrap();
         assert_eq!(mtime("1.key"), old, "restored: the gate looks as before");
         assert!(mtime("2.key") > old, "not restored: the gate opens");
@@ -242,10 +255,10 @@ mod tests {
         let b = dir.path();
         let a = keyed("a");
         let files = vec![(b.join("1.key"), &a)];
-        write(b, Mode::Strict, &files, |_| false).unwrap();
+        write(b, Mode::Strict, &files, 0, |_| false).unwrap();
         age_ledger(b);
-        assert_eq!(write(b, Mode::NonStrict, &files, |_| false).unwrap().keys, 1);
+        assert_eq!(write(b, Mode::NonStrict, &files, 0, |_| false).unwrap().keys, 1);
         std::fs::write(ledger_file(b), "packer-gates-1 non-strict x\n").unwrap();
-        assert_eq!(write(b, Mode::NonStrict, &files, |_| false).unwrap().keys, 0);
+        assert_eq!(write(b, Mode::NonStrict, &files, 0, |_| false).unwrap().keys, 0);
     }
 }

@@ -189,18 +189,24 @@ pub fn run(dir: &Path, opts: &Options) -> anyhow::Result<Report> {
     key_files.push((keys_dir.join("pack.key"), &p.pack));
     // In strict mode, an action whose new key the cache holds is restored here, in bulk; its
     // gate then stays shut (see `gates::write`). Actions with dependencies are left to their
-    // steps, which record the dependency keys they actually read.
+    // steps, which record the dependency keys they actually read. The pack comes last: when
+    // every asset's artifact is then recorded under its planned key (nothing left for a step
+    // to build), its planned key is the one its step would compute, and it is restored too.
     let obj_dir = dir.join(opts.obj_dir());
     let cache = opts.cache_dir.as_ref().map(|c| crate::cache::Cache::new(dir.join(c)));
     let restore = |i: usize| {
-        let (Some(a), Some(cache)) = (p.ws.assets.get(i), &cache) else { return false };
-        if opts.mode != Mode::Strict || !p.graph.deps[i].is_empty() {
+        let Some(cache) = &cache else { return false };
+        if opts.mode != Mode::Strict {
+            return false;
+        }
+        let Some(a) = p.ws.assets.get(i) else { return restore_pack(&p, &obj_dir, &dir.join(&opts.build_dir), cache) };
+        if !p.graph.deps[i].is_empty() {
             return false;
         }
         let gate = step::artifact_gate(&obj_dir.join(a.id.to_string()), Some(cache.clone()), opts.mode);
         matches!(gate.restore(&p.keys[i]), Ok(Some(_)))
     };
-    let written = gates::write(&dir.join(&opts.build_dir), opts.mode, &key_files, restore)?;
+    let written = gates::write(&dir.join(&opts.build_dir), opts.mode, &key_files, 1, restore)?;
     report.keys_rewritten = written.keys;
     report.restored = written.restored;
     report.removed = remove_stale(dir, opts, &p.ws.assets)?;
@@ -246,6 +252,22 @@ pub fn run(dir: &Path, opts: &Options) -> anyhow::Result<Report> {
         std::mem::forget((p, plan, text, fp));
     }
     Ok(report)
+}
+
+/// gen's restore of the pack: only when every asset's record holds its planned strong key
+/// (each was up to date, or has just been restored), so that the pack's planned key is the
+/// one its step would compute from the records.
+fn restore_pack(p: &Planned, obj_dir: &Path, build_dir: &Path, cache: &crate::cache::Cache) -> bool {
+    let settled = step::parallel_map(&p.ws.assets, |a| {
+        let rec = step::with_ext(&obj_dir.join(a.id.to_string()), "rec");
+        Ok(step::read_record_keys(&rec).map(|r| r.strong))
+    });
+    let Ok(recorded) = settled else { return false };
+    if recorded.iter().zip(&p.keys).any(|(r, k)| r.as_deref() != Some(k.strong.as_str())) {
+        return false;
+    }
+    let gate = step::pack::gate(obj_dir, build_dir, Some(cache.clone()));
+    matches!(gate.restore(&p.pack), Ok(Some(_)))
 }
 
 /// Hashes the sources (through the fingerprints) and computes each asset's key,

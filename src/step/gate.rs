@@ -106,6 +106,9 @@ pub struct Gate {
     pub cache: Option<Cache>,
     pub mode: Mode,
     pub obj_dir: PathBuf,
+    /// Whether [`Gate::restore`] may hard-link outputs to cache objects: not for outputs that
+    /// other builds consume by mtime (the pack's).
+    pub link_restores: bool,
 }
 
 impl Gate {
@@ -152,7 +155,7 @@ impl Gate {
     /// previous mtime back, and restat edges are judged by the build log.
     pub fn restore(&self, key: &Keyed) -> anyhow::Result<Option<Outcome>> {
         let local = read_record(&self.record);
-        let outcome = self.decide(key, local.as_ref(), true)?;
+        let outcome = self.decide(key, local.as_ref(), self.link_restores)?;
         if let Some(o @ (Outcome::Restored | Outcome::RestoredWeak)) = outcome {
             self.log(o, &key.strong);
         }

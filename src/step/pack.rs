@@ -108,18 +108,25 @@ pub fn run(o: &Options) -> anyhow::Result<Outcome> {
         read_record_keys(&rec_path).ok_or_else(|| Blocked::from(missing_artifact(&rec_path, &e.asset_name)).into())
     })?;
     doc.dependencies_strong = records.iter().map(|r| r.strong.clone()).collect();
-    let gate = Gate {
-        action: "pack".into(),
-        record: o.obj_dir.join("pack.rec"),
-        outputs: outputs(&o.out_dir),
-        cache: o.cache.as_ref().map(Cache::new),
-        mode: Mode::Strict,
-        obj_dir: o.obj_dir.clone(),
-    };
+    let gate = gate(&o.obj_dir, &o.out_dir, o.cache.as_ref().map(Cache::new));
     gate.run(doc.keyed(), |key| {
         let arts = super::parallel_map(&pairs, |(e, prefix)| load_artifact(e, prefix))?;
         Ok((key, render(&step_key.assets, &arts, &records)?))
     })
+}
+
+/// The pack's gate. The pack is always strict (design.md), and its outputs are never hard
+/// links of cache objects: users' builds consume them by mtime.
+pub fn gate(obj_dir: &Path, out_dir: &Path, cache: Option<Cache>) -> Gate {
+    Gate {
+        action: "pack".into(),
+        record: obj_dir.join("pack.rec"),
+        outputs: outputs(out_dir),
+        cache,
+        mode: Mode::Strict,
+        obj_dir: obj_dir.to_path_buf(),
+        link_restores: false,
+    }
 }
 
 /// The pack's key document for a run by hand: the workspace's table fields (the strong keys

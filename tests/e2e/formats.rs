@@ -257,6 +257,29 @@ fn editing_one_wav_of_a_sound_bank_converts_that_wav_only() {
 }
 
 #[test]
+fn a_b_a_with_a_dependant_map_leaves_the_map_and_the_pack_to_their_steps() {
+    // gen restores the bank (no dependencies) itself; the map depends on it, so its step
+    // restores it, and the pack, whose key waits on the map's record, is restored by its step.
+    let s = big_bank();
+    let first = s.read("build/assets.pa");
+    let a = s.read("assets/bank/p07.png");
+    tick();
+    s.write("assets/bank/p07.png", &png4(16, 16, |x, y| ((x * y) % 8) as u8));
+    s.ninja(&[]).ok();
+    s.take_log();
+    tick();
+    s.write("assets/bank/p07.png", &a);
+    let run = s.ninja(&[]).ok();
+    let mut edges = run.edges();
+    edges.sort();
+    assert_eq!(edges, ["PACK 3 assets", "TILEMAP map", "packer gen"], "{}", run.stdout);
+    let log = s.take_log();
+    assert!(log.iter().all(|(_, o)| o == "restored"), "nothing converted: {log:?}");
+    assert_eq!(s.read("build/assets.pa"), first);
+    assert!(s.ninja(&[]).ok().edges().is_empty());
+}
+
+#[test]
 fn touching_all_fifty_pngs_runs_gen_and_no_step() {
     let s = big_bank();
     tick();
