@@ -95,6 +95,33 @@ pub fn replace_from(src: &Path, path: &Path, link: bool) -> anyhow::Result<()> {
     persist_over(tmp.into_temp_path(), path)
 }
 
+/// Writes `bytes` to `path` atomically and moves the file it replaces to `previous` (itself
+/// replaced), all by exchanges: no rename over an existing file, so no forced flush (see
+/// [`persist_over`]). Used for step records, whose previous version `packer explain` reads.
+pub fn replace_keeping_previous(path: &Path, previous: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use rustix::fs::{renameat_with, RenameFlags, CWD};
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".packer-tmp")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .tempfile_in(dir)
+        .with_context(|| format!("creating a temp file in {}", dir.display()))?;
+    tmp.write_all(bytes).with_context(|| format!("writing {}", path.display()))?;
+    let tmp = tmp.into_temp_path();
+    if renameat_with(CWD, &*tmp, CWD, path, RenameFlags::EXCHANGE).is_err() {
+        return persist_over(tmp, path);
+    }
+    // `tmp` now names the old file: it becomes the previous one (and the temp path then names
+    // the one before, which dropping it removes).
+    if renameat_with(CWD, &*tmp, CWD, previous, RenameFlags::EXCHANGE).is_err() {
+        tmp.persist(previous).map_err(|e| e.error).with_context(|| format!("renaming into {}", previous.display()))?;
+    }
+    Ok(())
+}
+
 /// Puts a finished temp file in place of `path`, atomically. When `path` exists the two are
 /// exchanged (`renameat2(RENAME_EXCHANGE)`) and the old file, now under the temp name, is
 /// removed: a rename that replaces a file makes ext4 write the new file's data out at once,
@@ -150,6 +177,18 @@ mod tests {
         assert_eq!(std::fs::read(&p).unwrap(), b"abd");
         let leftovers: Vec<_> = std::fs::read_dir(p.parent().unwrap()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temp file left behind");
+    }
+
+    #[test]
+    fn the_replaced_record_becomes_the_previous_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let (rec, prev) = (dir.path().join("1.rec"), dir.path().join("1.prev"));
+        std::fs::write(&rec, b"one").unwrap();
+        replace_keeping_previous(&rec, &prev, b"two").unwrap();
+        assert_eq!((std::fs::read(&rec).unwrap(), std::fs::read(&prev).unwrap()), (b"two".to_vec(), b"one".to_vec()));
+        replace_keeping_previous(&rec, &prev, b"three").unwrap();
+        assert_eq!((std::fs::read(&rec).unwrap(), std::fs::read(&prev).unwrap()), (b"three".to_vec(), b"two".to_vec()));
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2, "no temp file left behind");
     }
 
     #[test]

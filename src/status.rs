@@ -201,7 +201,8 @@ pub fn explain(obj_dir: &Path, action: &str, name: &str, record: &Path) -> anyho
             .asset(name),
         );
     };
-    let changes = rec.previous.as_ref().map(|p| keys::diff(p, &rec.key.doc)).unwrap_or_default();
+    let previous = step::read_record(&step::previous_path(record));
+    let changes = previous.map(|p| keys::diff(&p.key.doc, &rec.key.doc)).unwrap_or_default();
     Ok(Explanation {
         action: action.into(),
         name: name.into(),

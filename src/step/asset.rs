@@ -176,8 +176,7 @@ impl Ctx<'_> {
             }
         }
         let bytes = build()?;
-        let rec =
-            Record { key, outputs: [("out".to_string(), super::Digest::of(&bytes))].into(), how: None, previous: None };
+        let rec = Record { key, outputs: [("out".to_string(), super::Digest::of(&bytes))].into(), how: None };
         if let Err(e) = self.inputs.put(&rec, std::slice::from_ref(&bytes)) {
             eprintln!("packer: warning: could not cache {input}: {e:#}");
         }

@@ -1,11 +1,11 @@
 //! The gate of every step: decide up to date / restore / build, commit outputs atomically,
 //! keep the record beside them, store in the cache, and log the outcome.
 
-use super::read_record;
+use super::RecordKeys;
 use crate::cache::{self, Cache};
 use crate::canon;
 use crate::fsutil;
-use crate::keys::{self, KeyDoc, Keyed, Mode};
+use crate::keys::{self, Keyed, Mode};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -54,17 +54,33 @@ pub struct Record {
     pub outputs: BTreeMap<String, Digest>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub how: Option<How>,
-    /// The key document of the build before this one, for `packer explain`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous: Option<KeyDoc>,
 }
 
 impl Record {
     /// The record as the cache stores it: key and outputs only.
     pub fn entry(&self) -> Record {
         let outputs = self.outputs.iter().map(|(l, d)| (l.clone(), Digest { stat: None, ..d.clone() })).collect();
-        Record { key: self.key.clone(), outputs, how: None, previous: None }
+        Record { key: self.key.clone(), outputs, how: None }
     }
+}
+
+/// The record of the build before this one (`<prefix>.prev`, beside `<prefix>.rec`), for
+/// `packer explain`: the old record itself, moved aside when a new key is recorded, so that
+/// its (possibly large) document is never parsed or written again on the way.
+pub fn previous_path(record: &Path) -> PathBuf {
+    record.with_extension("prev")
+}
+
+/// What the gate needs of the local record: its keys and outputs, not its document (the
+/// pack's is megabytes at 10,000 assets; serde skips it without building it).
+#[derive(Debug, Deserialize)]
+struct Local {
+    key: RecordKeys,
+    outputs: BTreeMap<String, Digest>,
+}
+
+fn read_local(path: &Path) -> Option<Local> {
+    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
 }
 
 /// What an output is written from: bytes a step made, or a verified cache object (hard
@@ -119,7 +135,7 @@ impl Gate {
         key: Keyed,
         build: impl FnOnce(Keyed) -> anyhow::Result<(Keyed, Vec<Vec<u8>>)>,
     ) -> anyhow::Result<Outcome> {
-        let local = read_record(&self.record);
+        let local = read_local(&self.record);
         let strong = key.strong.clone();
         // Restored outputs are copies: a fresh mtime, as Ninja 1.11 needs to record the
         // edge as done (see `restore` for links).
@@ -154,7 +170,7 @@ impl Gate {
     /// entries). Their old mtime does not matter to Ninja here: the gate's key file gets its
     /// previous mtime back, and restat edges are judged by the build log.
     pub fn restore(&self, key: &Keyed) -> anyhow::Result<Option<Outcome>> {
-        let local = read_record(&self.record);
+        let local = read_local(&self.record);
         let outcome = self.decide(key, local.as_ref(), self.link_restores)?;
         if let Some(o @ (Outcome::Restored | Outcome::RestoredWeak)) = outcome {
             self.log(o, &key.strong);
@@ -163,7 +179,7 @@ impl Gate {
     }
 
     /// Up to date, or restored from the cache; `None` means it must build.
-    fn decide(&self, key: &Keyed, local: Option<&Record>, link: bool) -> anyhow::Result<Option<Outcome>> {
+    fn decide(&self, key: &Keyed, local: Option<&Local>, link: bool) -> anyhow::Result<Option<Outcome>> {
         if let Some(r) = local {
             if r.key.strong == key.strong && self.intact(r) {
                 return Ok(Some(Outcome::UpToDate));
@@ -203,13 +219,13 @@ impl Gate {
         Ok(None)
     }
 
-    fn intact(&self, r: &Record) -> bool {
+    fn intact(&self, r: &Local) -> bool {
         r.outputs.len() == self.outputs.len()
             && self.outputs.iter().all(|o| r.outputs.get(o.label).is_some_and(|d| intact(&o.path, d)))
     }
 
     /// Writes each output whose bytes changed, then the record.
-    fn commit(&self, key: Keyed, bytes: &[Vec<u8>], how: How, local: Option<&Record>) -> anyhow::Result<Record> {
+    fn commit(&self, key: Keyed, bytes: &[Vec<u8>], how: How, local: Option<&Local>) -> anyhow::Result<Record> {
         let digests: Vec<Digest> = bytes.iter().map(|b| Digest::of(b)).collect();
         let contents: Vec<Content> = bytes.iter().map(|b| Content::Bytes(b)).collect();
         self.commit_hashed(key, &contents, &digests, how, local)
@@ -222,7 +238,7 @@ impl Gate {
         contents: &[Content],
         known: &[Digest],
         how: How,
-        local: Option<&Record>,
+        local: Option<&Local>,
     ) -> anyhow::Result<Record> {
         let mut digests = BTreeMap::new();
         for ((o, content), digest) in self.outputs.iter().zip(contents).zip(known) {
@@ -244,13 +260,15 @@ impl Gate {
             let stat = file_stat(&o.path).map(|(_, mtime, ino)| (mtime, ino));
             digests.insert(o.label.to_string(), Digest { stat, ..digest });
         }
-        let previous = match local {
-            Some(l) if l.key.strong != key.strong => Some(l.key.doc.clone()),
-            Some(l) => l.previous.clone(),
-            None => None,
-        };
-        let rec = Record { key, outputs: digests, how: Some(how), previous };
-        fsutil::write_if_changed(&self.record, &canon::to_vec(&rec)?)?;
+        // A new key: the record so far becomes the previous one (moved, nothing parsed).
+        let new_key = local.is_some_and(|l| l.key.strong != key.strong);
+        let rec = Record { key, outputs: digests, how: Some(how) };
+        let bytes = canon::to_vec(&rec)?;
+        if new_key {
+            fsutil::replace_keeping_previous(&self.record, &previous_path(&self.record), &bytes)?;
+        } else {
+            fsutil::write_if_changed(&self.record, &bytes)?;
+        }
         Ok(rec)
     }
 

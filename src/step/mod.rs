@@ -16,7 +16,7 @@ pub use asset::{
     artifact_gate, hash_inputs, own_key, read_declaration, resolve_refs, run_asset_step, AssetStepOptions, Converted,
     Ctx, SourceChanged, Sources,
 };
-pub use gate::{log_path, Digest, Gate, How, Outcome, Output, Record};
+pub use gate::{log_path, previous_path, Digest, Gate, How, Outcome, Output, Record};
 
 use crate::diag::{fail, Code, Diagnostic};
 use crate::keys::KeyFile;
