@@ -14,11 +14,43 @@ pub const STEP: &str = "tilemap";
 /// Changes whenever the payload's bytes could change.
 pub const VERSION: &str = "tilemap-1";
 
-/// Adds what a tilemap's key needs beyond the generic document: its own root and the bank's
-/// root (relative to `assets/`), because tileset images are matched to bank PNGs by path.
+/// Adds what a tilemap's key needs beyond the generic document: where the bank's root is as
+/// seen from the map's root (`../sprites`). Tileset images are matched to the bank's PNGs by
+/// path, so that relation is an input of the map's bytes; where the two sit in the workspace
+/// is not (moving both keeps the key, moving one changes it).
 pub fn complete_key(doc: &mut KeyDoc, own_root: &str, bank_root: &str) {
-    doc.step_key["root"] = json!(own_root);
-    doc.step_key["bank_root"] = json!(bank_root);
+    doc.step_key["bank_from_root"] = json!(relative(own_root, bank_root));
+}
+
+/// The path from directory `from` to `to`, both relative to the same base (`a/b`, `c` →
+/// `../../c`); `.` when they are the same.
+fn relative(from: &str, to: &str) -> String {
+    let parts = |p: &str| p.split('/').filter(|c| !c.is_empty() && *c != ".").map(String::from).collect::<Vec<_>>();
+    let (from, to) = (parts(from), parts(to));
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut out: Vec<String> = vec!["..".to_string(); from.len() - common];
+    out.extend(to[common..].iter().cloned());
+    if out.is_empty() {
+        ".".to_string()
+    } else {
+        out.join("/")
+    }
+}
+
+/// A relative path with `.` and inner `..` resolved; `..` that climbs above the start is kept
+/// (`../x/../y` → `../y`).
+fn resolve(p: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." if parts.last().is_some_and(|l| *l != "..") => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    parts.join("/")
 }
 
 pub fn run(o: &AssetStepOptions) -> anyhow::Result<Outcome> {
@@ -49,8 +81,7 @@ fn own_key(o: &AssetStepOptions) -> anyhow::Result<KeyFile> {
 fn convert(ctx: &Ctx) -> anyhow::Result<Converted> {
     let params = &ctx.key.doc.step_key;
     let map_name = params["inputs"]["map"][0].as_str().unwrap_or_default().to_string();
-    let own_root = params["root"].as_str().unwrap_or_default();
-    let bank_root = params["bank_root"].as_str().unwrap_or_default();
+    let bank_from_root = params["bank_from_root"].as_str().unwrap_or(".");
     let map_dir = map_name.rsplit_once('/').map(|(d, _)| d.to_string()).unwrap_or_default();
     // Every source (the map and its discovered tilesets) is read, and checked against the key,
     // before the parser sees any of them: its reader can only say "not found".
@@ -71,14 +102,15 @@ fn convert(ctx: &Ctx) -> anyhow::Result<Converted> {
         .map(|a| {
             a.iter()
                 .filter_map(|e| {
-                    Some((format!("{bank_root}/{}", e[0].as_str()?), e[1].as_u64()? as u32, e[2].as_u64()? as u32))
+                    Some((resolve(&join(bank_from_root, e[0].as_str()?)), e[1].as_u64()? as u32, e[2].as_u64()? as u32))
                 })
                 .collect()
         })
         .unwrap_or_default();
-    // A tileset image path is relative to the map's directory; compare below `assets/`.
+    // A tileset image path is relative to the map's directory; compare as seen from the
+    // map's root.
     let lookup = |image: &str| {
-        let full = normalize(&join(&join(own_root, &map_dir), image))?;
+        let full = resolve(&join(&map_dir, image));
         bank.iter().find(|(p, _, _)| *p == full).map(|(_, b, c)| (*b, *c))
     };
     let (payload, layers) = tiled::encode(&map, &lookup).map_err(|e| diagnose(ctx, &map_name, &e))?;
@@ -116,4 +148,23 @@ fn diagnose(ctx: &Ctx, map: &str, e: &TiledError) -> anyhow::Error {
         ),
     };
     Blocked::from(Diagnostic::error(code, e.to_string(), fix).file(ctx.root.join(file).display())).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{relative, resolve};
+
+    #[test]
+    fn the_bank_as_seen_from_the_map() {
+        assert_eq!(relative("maps/level1", "sprites"), "../../sprites");
+        assert_eq!(relative("game/map", "game/bank"), "../bank");
+        assert_eq!(relative("a", "a"), ".");
+        assert_eq!(relative("a", "a/b"), "b");
+        // Moving both under a new parent keeps the relation: the key does not change.
+        assert_eq!(relative("x/game/map", "x/game/bank"), relative("game/map", "game/bank"));
+        assert_eq!(resolve("../bank/./p.png"), "../bank/p.png");
+        assert_eq!(resolve("tiles/../../bank/p.png"), "../bank/p.png");
+        assert_eq!(resolve("../x/../y"), "../y");
+        assert_eq!(resolve(&format!("{}/{}", relative("m", "b"), "p.png")), resolve("../b/p.png"));
+    }
 }

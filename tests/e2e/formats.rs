@@ -280,6 +280,25 @@ fn a_b_a_with_a_dependant_map_leaves_the_map_and_the_pack_to_their_steps() {
 }
 
 #[test]
+fn moving_a_map_and_its_bank_together_converts_neither() {
+    // The map's key holds where the bank is as seen from the map, not where both are.
+    let s = big_bank();
+    let before = s.read("build/obj/2.bin");
+    s.packer(&["mv", "bank", "assets/game/bank"]).ok();
+    s.packer(&["mv", "map", "assets/game/map"]).ok();
+    s.ninja(&[]).ok();
+    let converted: Vec<_> = s.take_log().into_iter().filter(|(a, o)| o == "built" && a.starts_with("asset/")).collect();
+    assert!(converted.is_empty(), "{converted:?}");
+    assert_eq!(s.read("build/obj/2.bin"), before);
+    // Moving only the map changes what its tileset paths point at: a diagnostic, not a
+    // stale payload.
+    s.packer(&["mv", "map", "assets/elsewhere/map"]).ok();
+    let r = s.ninja(&[]);
+    assert_ne!(r.code, 0);
+    assert!(format!("{}{}", r.stdout, r.stderr).contains("error[PK0"), "{}{}", r.stdout, r.stderr);
+}
+
+#[test]
 fn touching_all_fifty_pngs_runs_gen_and_no_step() {
     let s = big_bank();
     tick();
