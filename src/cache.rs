@@ -98,18 +98,23 @@ impl Cache {
     /// unless some artifact already holds that weak key.
     pub fn put(&self, rec: &Record, outputs: &[Vec<u8>]) -> anyhow::Result<()> {
         let digests: Vec<String> = outputs.iter().map(|b| keys::hash_bytes(b)).collect();
-        self.put_hashed(rec, digests.iter().map(String::as_str).zip(outputs.iter().map(Vec::as_slice)))
+        self.put_hashed(rec, digests.iter().zip(outputs).map(|(d, b)| NewBlob { digest: d, bytes: b, file: None }))
     }
 
     /// [`Cache::put`] with each blob's digest already known (a step's outputs are hashed once,
-    /// for its record).
-    pub fn put_hashed<'a>(
-        &self,
-        rec: &Record,
-        blobs: impl IntoIterator<Item = (&'a str, &'a [u8])>,
-    ) -> anyhow::Result<()> {
-        for (digest, b) in blobs {
-            fsutil::write_once(&self.path(Kind::Cas, digest), b)?;
+    /// for its record). A blob whose bytes are also in a file (an output just written) is
+    /// stored as a hard link of that file when the filesystem allows: no second copy, and
+    /// replacing the output later frees nothing.
+    pub fn put_hashed<'a>(&self, rec: &Record, blobs: impl IntoIterator<Item = NewBlob<'a>>) -> anyhow::Result<()> {
+        for b in blobs {
+            let path = self.path(Kind::Cas, b.digest);
+            let linked = match b.file {
+                Some((file, ino)) => fsutil::link_once(file, ino, &path)?,
+                None => false,
+            };
+            if !linked {
+                fsutil::write_once(&path, b.bytes)?;
+            }
         }
         let bytes = canon::to_vec(&rec.entry())?;
         fsutil::write_once(&self.path(Kind::Ac, &rec.key.strong), &bytes)?;
@@ -269,6 +274,14 @@ impl Cache {
         }
         Ok((n, bytes))
     }
+}
+
+/// A blob to store: its digest and bytes and, when the bytes are also in a file, that file
+/// and its inode (the file is linked only while it is still that inode).
+pub struct NewBlob<'a> {
+    pub digest: &'a str,
+    pub bytes: &'a [u8],
+    pub file: Option<(&'a Path, u64)>,
 }
 
 /// Blobs up to this size are returned with their bytes; larger ones only as a path.

@@ -66,6 +66,37 @@ fn atomic_write(path: &Path, bytes: &[u8], replace: bool) -> anyhow::Result<bool
     }
 }
 
+/// Stores `src` as the immutable entry `path` by a hard link, if `src` is still inode `ino`
+/// (the file the caller wrote, not one that replaced it since) and the filesystem allows it.
+/// Returns whether `path` now exists (linked, or already there); `false` means "write it".
+pub fn link_once(src: &Path, ino: u64, path: &Path) -> anyhow::Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    if path.exists() {
+        return Ok(true);
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let make = || tempfile::Builder::new().prefix(".packer-tmp").make_in(dir, |p| std::fs::hard_link(src, p));
+    let tmp = match make() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !dir.exists() => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            make()
+        }
+        r => r,
+    };
+    let Ok(tmp) = tmp else { return Ok(false) };
+    if std::fs::metadata(tmp.path()).map(|m| m.ino()).ok() != Some(ino) {
+        return Ok(false);
+    }
+    match tmp.persist_noclobber(path) {
+        Ok(_) => Ok(true),
+        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(true),
+        Err(e) => Err(e.error).with_context(|| format!("writing {}", path.display())),
+    }
+}
+
 /// Replaces `path` with the content of the file `src` (a verified cache object), atomically:
 /// as a hard link when `link` is set and the filesystem allows it (no data written at all),
 /// else as a copy made in the kernel (`copy_file_range`, no buffer in between); then a rename
@@ -95,29 +126,26 @@ pub fn replace_from(src: &Path, path: &Path, link: bool) -> anyhow::Result<()> {
     persist_over(tmp.into_temp_path(), path)
 }
 
-/// Writes `bytes` to `path` atomically and moves the file it replaces to `previous` (itself
-/// replaced), all by exchanges: no rename over an existing file, so no forced flush (see
-/// [`persist_over`]). Used for step records, whose previous version `packer explain` reads.
+/// Writes `bytes` to `path` atomically, through `previous`: the bytes go into `previous`
+/// (written over in place, reusing its inode and blocks), which is then exchanged with `path`
+/// (`renameat2(RENAME_EXCHANGE)`). `path` holds the new bytes, whole, at every instant, and
+/// `previous` what `path` held before. Once both exist no file is created or freed: freeing a
+/// file's blocks costs a synchronous discard on filesystems mounted with `discard`, which made
+/// every gate and record rewritten in a branch switch wait on the disk. Used for step records
+/// (whose previous version `packer explain` reads) and key files. Falls back to
+/// [`write_if_changed`]'s way where exchange is not supported or `path` does not exist yet.
 pub fn replace_keeping_previous(path: &Path, previous: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use rustix::fs::{renameat_with, RenameFlags, CWD};
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".packer-tmp")
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
-        .tempfile_in(dir)
-        .with_context(|| format!("creating a temp file in {}", dir.display()))?;
-    tmp.write_all(bytes).with_context(|| format!("writing {}", path.display()))?;
-    let tmp = tmp.into_temp_path();
-    if renameat_with(CWD, &*tmp, CWD, path, RenameFlags::EXCHANGE).is_err() {
-        return persist_over(tmp, path);
+    if !path.exists() {
+        return atomic_write(path, bytes, true).map(drop);
     }
-    // `tmp` now names the old file: it becomes the previous one (and the temp path then names
-    // the one before, which dropping it removes).
-    if renameat_with(CWD, &*tmp, CWD, previous, RenameFlags::EXCHANGE).is_err() {
-        tmp.persist(previous).map_err(|e| e.error).with_context(|| format!("renaming into {}", previous.display()))?;
+    let written = (|| {
+        let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(false).open(previous)?;
+        f.write_all(bytes)?;
+        f.set_len(bytes.len() as u64)
+    })();
+    if written.is_err() || renameat_with(CWD, previous, CWD, path, RenameFlags::EXCHANGE).is_err() {
+        return atomic_write(path, bytes, true).map(drop);
     }
     Ok(())
 }
@@ -186,8 +214,18 @@ mod tests {
         std::fs::write(&rec, b"one").unwrap();
         replace_keeping_previous(&rec, &prev, b"two").unwrap();
         assert_eq!((std::fs::read(&rec).unwrap(), std::fs::read(&prev).unwrap()), (b"two".to_vec(), b"one".to_vec()));
+        use std::os::unix::fs::MetadataExt;
+        let inodes = || {
+            let mut v = [std::fs::metadata(&rec).unwrap().ino(), std::fs::metadata(&prev).unwrap().ino()];
+            v.sort();
+            v
+        };
+        let before = inodes();
         replace_keeping_previous(&rec, &prev, b"three").unwrap();
         assert_eq!((std::fs::read(&rec).unwrap(), std::fs::read(&prev).unwrap()), (b"three".to_vec(), b"two".to_vec()));
+        assert_eq!(inodes(), before, "the same two files, swapped: nothing created or freed");
+        replace_keeping_previous(&rec, &prev, b"4").unwrap();
+        assert_eq!((std::fs::read(&rec).unwrap(), std::fs::read(&prev).unwrap()), (b"4".to_vec(), b"three".to_vec()));
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2, "no temp file left behind");
     }
 

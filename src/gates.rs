@@ -123,10 +123,11 @@ pub fn write(
     for (i, ((path, _), bytes)) in files.iter().zip(changed).enumerate() {
         let Some(bytes) = bytes else { continue };
         let old = std::fs::metadata(path).and_then(|m| m.modified()).ok();
-        if fsutil::write_if_changed(path, &bytes)? {
-            written.keys += 1;
-            before.extend(old.map(|t| (i, t)));
-        }
+        // Through `<id>.prev`, which keeps the key file before: rewriting a gate then creates
+        // and frees no file (see `fsutil::replace_keeping_previous`).
+        fsutil::replace_keeping_previous(path, &path.with_extension("prev"), &bytes)?;
+        written.keys += 1;
+        before.extend(old.map(|t| (i, t)));
     }
     // `before` is in file order: the late ones are at its end.
     let split = before.iter().position(|(i, _)| *i >= files.len().saturating_sub(late)).unwrap_or(before.len());

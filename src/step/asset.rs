@@ -229,7 +229,7 @@ pub fn artifact_gate(out: &Path, cache: Option<Cache>, mode: keys::Mode) -> Gate
         cache,
         mode,
         obj_dir,
-        link_restores: true,
+        links: true,
     }
 }
 

@@ -122,9 +122,11 @@ pub struct Gate {
     pub cache: Option<Cache>,
     pub mode: Mode,
     pub obj_dir: PathBuf,
-    /// Whether [`Gate::restore`] may hard-link outputs to cache objects: not for outputs that
-    /// other builds consume by mtime (the pack's).
-    pub link_restores: bool,
+    /// Whether outputs may share their inode with cache objects (stored into the cache, and
+    /// restored by [`Gate::restore`], as hard links): build/obj's artifacts, which only packer
+    /// reads; not the pack's outputs, which users' builds consume by mtime and users' tools
+    /// may rewrite in place.
+    pub links: bool,
 }
 
 impl Gate {
@@ -146,11 +148,11 @@ impl Gate {
                 let (key, bytes) = build(key)?;
                 let rec = self.commit(key, &bytes, How::Built, local.as_ref())?;
                 if let Some(c) = &self.cache {
-                    let blobs = self
-                        .outputs
-                        .iter()
-                        .zip(&bytes)
-                        .filter_map(|(o, b)| Some((rec.outputs.get(o.label)?.blake3.as_str(), b.as_slice())));
+                    let blobs = self.outputs.iter().zip(&bytes).filter_map(|(o, b)| {
+                        let d = rec.outputs.get(o.label)?;
+                        let file = d.stat.filter(|_| self.links).map(|(_, ino)| (o.path.as_path(), ino));
+                        Some(cache::NewBlob { digest: d.blake3.as_str(), bytes: b.as_slice(), file })
+                    });
                     if let Err(e) = c.put_hashed(&rec, blobs) {
                         eprintln!("packer: warning: could not store {} in the cache: {e:#}", self.action);
                     }
@@ -171,7 +173,7 @@ impl Gate {
     /// previous mtime back, and restat edges are judged by the build log.
     pub fn restore(&self, key: &Keyed) -> anyhow::Result<Option<Outcome>> {
         let local = read_local(&self.record);
-        let outcome = self.decide(key, local.as_ref(), self.link_restores)?;
+        let outcome = self.decide(key, local.as_ref(), self.links)?;
         if let Some(o @ (Outcome::Restored | Outcome::RestoredWeak)) = outcome {
             self.log(o, &key.strong);
         }

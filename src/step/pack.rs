@@ -125,7 +125,7 @@ pub fn gate(obj_dir: &Path, out_dir: &Path, cache: Option<Cache>) -> Gate {
         cache,
         mode: Mode::Strict,
         obj_dir: obj_dir.to_path_buf(),
-        link_restores: false,
+        links: false,
     }
 }
 
