@@ -18,6 +18,33 @@ pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<Vec<u8>> {
     Ok(out)
 }
 
+/// [`to_vec`] for a value that is already a `serde_json::Value` (no conversion, no copy).
+pub fn value_to_vec(value: &Value) -> anyhow::Result<Vec<u8>> {
+    check_integers(value)?;
+    Ok(serde_json::to_vec(value)?)
+}
+
+/// Like [`to_vec`] but as a `String`.
+pub fn to_string<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<String> {
+    Ok(String::from_utf8(to_vec(value)?)?)
+}
+
+/// Fails if the value holds a float (canonical JSON allows integers only).
+pub fn check(value: &Value) -> anyhow::Result<()> {
+    check_integers(value)
+}
+
+fn check_integers(value: &Value) -> anyhow::Result<()> {
+    match value {
+        Value::Number(n) if !(n.is_i64() || n.is_u64()) => {
+            anyhow::bail!("canonical JSON allows integers only, found {n}")
+        }
+        Value::Array(items) => items.iter().try_for_each(check_integers),
+        Value::Object(map) => map.values().try_for_each(check_integers),
+        _ => Ok(()),
+    }
+}
+
 /// A canonical-JSON serialization error: a float, or a map key that is not a string or an
 /// integer.
 #[derive(Debug)]
@@ -302,49 +329,28 @@ impl<'a> ser::Serializer for Canon<'a> {
     }
 }
 
-impl ser::SerializeSeq for Array<'_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
-        self.element(v)
-    }
-    fn end(self) -> Result<(), Error> {
-        self.finish()
-    }
+/// The four array-like serializer traits, all written element by element.
+macro_rules! array_like {
+    ($($trait:ident :: $method:ident),*) => {$(
+        impl ser::$trait for Array<'_> {
+            type Ok = ();
+            type Error = Error;
+            fn $method<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
+                self.element(v)
+            }
+            fn end(self) -> Result<(), Error> {
+                self.finish()
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeTuple for Array<'_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
-        self.element(v)
-    }
-    fn end(self) -> Result<(), Error> {
-        self.finish()
-    }
-}
-
-impl ser::SerializeTupleStruct for Array<'_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
-        self.element(v)
-    }
-    fn end(self) -> Result<(), Error> {
-        self.finish()
-    }
-}
-
-impl ser::SerializeTupleVariant for Array<'_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
-        self.element(v)
-    }
-    fn end(self) -> Result<(), Error> {
-        self.finish()
-    }
-}
+array_like!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field
+);
 
 impl ser::SerializeMap for Object<'_> {
     type Ok = ();
@@ -362,54 +368,23 @@ impl ser::SerializeMap for Object<'_> {
     }
 }
 
-impl ser::SerializeStruct for Object<'_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, v: &T) -> Result<(), Error> {
-        self.entry(key.to_string(), v)
-    }
-    fn end(self) -> Result<(), Error> {
-        self.finish()
-    }
-}
-
-impl ser::SerializeStructVariant for Object<'_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, v: &T) -> Result<(), Error> {
-        self.entry(key.to_string(), v)
-    }
-    fn end(self) -> Result<(), Error> {
-        self.finish()
-    }
-}
-
-/// [`to_vec`] for a value that is already a `serde_json::Value` (no conversion, no copy).
-pub fn value_to_vec(value: &Value) -> anyhow::Result<Vec<u8>> {
-    check_integers(value)?;
-    Ok(serde_json::to_vec(value)?)
-}
-
-/// Like [`to_vec`] but as a `String`.
-pub fn to_string<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<String> {
-    Ok(String::from_utf8(to_vec(value)?)?)
-}
-
-/// Fails if the value holds a float (canonical JSON allows integers only).
-pub fn check(value: &Value) -> anyhow::Result<()> {
-    check_integers(value)
-}
-
-fn check_integers(value: &Value) -> anyhow::Result<()> {
-    match value {
-        Value::Number(n) if !(n.is_i64() || n.is_u64()) => {
-            anyhow::bail!("canonical JSON allows integers only, found {n}")
+/// Structs and struct variants: fields are entries named by the field.
+macro_rules! struct_like {
+    ($($trait:ident),*) => {$(
+        impl ser::$trait for Object<'_> {
+            type Ok = ();
+            type Error = Error;
+            fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, v: &T) -> Result<(), Error> {
+                self.entry(key.to_string(), v)
+            }
+            fn end(self) -> Result<(), Error> {
+                self.finish()
+            }
         }
-        Value::Array(items) => items.iter().try_for_each(check_integers),
-        Value::Object(map) => map.values().try_for_each(check_integers),
-        _ => Ok(()),
-    }
+    )*};
 }
+
+struct_like!(SerializeStruct, SerializeStructVariant);
 
 #[cfg(test)]
 mod tests {

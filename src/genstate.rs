@@ -215,18 +215,24 @@ mod tests {
         ["a", "b"].contains(&p).then(|| crate::keys::hash_bytes(b"x"))
     }
 
+    /// A project with inputs `a`, `b` and output `out`, all old.
+    fn project() -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join("build")).unwrap();
+        for f in ["a", "b", "out"] {
+            put(d.path(), f, b"x");
+        }
+        d
+    }
+
     fn unchanged(dir: &Path, options: &str) -> bool {
         matches!(check(dir, "build", options, &used), Check::Unchanged)
     }
 
     #[test]
     fn unchanged_until_a_file_or_the_options_change() {
-        let d = tempfile::tempdir().unwrap();
+        let d = project();
         let dir = d.path();
-        std::fs::create_dir(dir.join("build")).unwrap();
-        for f in ["a", "b", "out"] {
-            put(dir, f, b"x");
-        }
         record(dir, "build", &state());
         assert!(unchanged(dir, "opts"));
         assert!(!unchanged(dir, "other opts"));
@@ -240,12 +246,8 @@ mod tests {
 
     #[test]
     fn a_touched_input_with_the_same_bytes_is_no_change() {
-        let d = tempfile::tempdir().unwrap();
+        let d = project();
         let dir = d.path();
-        std::fs::create_dir(dir.join("build")).unwrap();
-        for f in ["a", "b", "out"] {
-            put(dir, f, b"x");
-        }
         record(dir, "build", &state());
         let later = std::time::SystemTime::now() - std::time::Duration::from_secs(30);
         std::fs::File::options().write(true).open(dir.join("a")).unwrap().set_modified(later).unwrap();
@@ -264,12 +266,8 @@ mod tests {
 
     #[test]
     fn racily_clean_inputs_are_rehashed_and_damaged_records_mean_a_full_run() {
-        let d = tempfile::tempdir().unwrap();
+        let d = project();
         let dir = d.path();
-        std::fs::create_dir(dir.join("build")).unwrap();
-        for f in ["a", "b", "out"] {
-            put(dir, f, b"x");
-        }
         std::fs::write(dir.join("a"), b"x").unwrap(); // modified just now
         record(dir, "build", &state());
         assert!(matches!(check(dir, "build", "opts", &used), Check::Touched(_)), "re-hashed, not trusted");
