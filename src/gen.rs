@@ -194,17 +194,24 @@ pub fn run(dir: &Path, opts: &Options) -> anyhow::Result<Report> {
     // to build), its planned key is the one its step would compute, and it is restored too.
     let obj_dir = dir.join(opts.obj_dir());
     let cache = opts.cache_dir.as_ref().map(|c| crate::cache::Cache::new(dir.join(c)));
+    // Set when a rewritten gate is left to its step: then the pack waits for that step too,
+    // and the records need not even be read.
+    let left_to_a_step = std::sync::atomic::AtomicBool::new(false);
     let restore = |i: usize| {
         let Some(cache) = &cache else { return false };
         if opts.mode != Mode::Strict {
             return false;
         }
-        let Some(a) = p.ws.assets.get(i) else { return restore_pack(&p, &obj_dir, &dir.join(&opts.build_dir), cache) };
-        if !p.graph.deps[i].is_empty() {
-            return false;
-        }
+        let Some(a) = p.ws.assets.get(i) else {
+            return !left_to_a_step.load(std::sync::atomic::Ordering::Relaxed)
+                && restore_pack(&p, &obj_dir, &dir.join(&opts.build_dir), cache);
+        };
         let gate = step::artifact_gate(&obj_dir.join(a.id.to_string()), Some(cache.clone()), opts.mode);
-        matches!(gate.restore(&p.keys[i]), Ok(Some(_)))
+        let restored = p.graph.deps[i].is_empty() && matches!(gate.restore(&p.keys[i]), Ok(Some(_)));
+        if !restored {
+            left_to_a_step.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        restored
     };
     let written = gates::write(&dir.join(&opts.build_dir), opts.mode, &key_files, 1, restore)?;
     report.keys_rewritten = written.keys;
