@@ -152,6 +152,11 @@ pub fn check(dir: &Path, build_dir: &str, options: &str, used: &(dyn Fn(&str) ->
 /// The stat of a file (taken from the handle it is read through, before reading) if its
 /// bytes still hash to `hash`.
 fn rehash_same(path: &Path, hash: &str) -> Option<Stat> {
+    // A file that became a symbolic link may now point outside its asset root: only the full
+    // run's input checks may accept it.
+    if std::fs::symlink_metadata(path).ok()?.file_type().is_symlink() {
+        return None;
+    }
     let f = std::fs::File::open(path).ok()?;
     let s = stat_of(&f.metadata().ok()?);
     let mut h = blake3::Hasher::new();
@@ -262,6 +267,17 @@ mod tests {
         record(dir, "build", &state());
         std::fs::File::options().write(true).open(dir.join("out")).unwrap().set_modified(later).unwrap();
         assert!(matches!(check(dir, "build", "opts", &used), Check::Changed));
+    }
+
+    #[test]
+    fn a_touched_input_that_became_a_symlink_is_a_change() {
+        let d = project();
+        let dir = d.path();
+        record(dir, "build", &state());
+        put(dir, "elsewhere", b"x");
+        std::fs::remove_file(dir.join("a")).unwrap();
+        std::os::unix::fs::symlink(dir.join("elsewhere"), dir.join("a")).unwrap();
+        assert!(matches!(check(dir, "build", "opts", &used), Check::Changed), "same bytes, but a link");
     }
 
     #[test]

@@ -56,7 +56,15 @@ pub struct Sources<'a> {
     names: HashMap<&'a str, usize>,
     /// The hash each source must have (the key's).
     expected: &'a [SourceKey],
-    read: Vec<OnceLock<Result<Vec<u8>, String>>>,
+    read: Vec<OnceLock<Result<Vec<u8>, Unread>>>,
+}
+
+/// Why a source could not be used.
+#[derive(Debug)]
+enum Unread {
+    /// Its bytes do not hash to the key's.
+    Changed,
+    Io(String),
 }
 
 /// A source's bytes are not the ones its key names.
@@ -89,17 +97,16 @@ impl<'a> Sources<'a> {
     fn get(&self, name: &str) -> anyhow::Result<&[u8]> {
         let Some(&i) = self.names.get(name) else { anyhow::bail!("source {name} is not in the key document") };
         let read = self.read[i].get_or_init(|| {
-            let path = self.root.join(name);
-            let bytes = std::fs::read(&path).map_err(|e| e.to_string())?;
+            let bytes = std::fs::read(self.root.join(name)).map_err(|e| Unread::Io(e.to_string()))?;
             if keys::hash_bytes(&bytes) != self.expected[i].key {
-                return Err(String::new());
+                return Err(Unread::Changed);
             }
             Ok(bytes)
         });
         match read {
             Ok(b) => Ok(b),
-            Err(e) if e.is_empty() => Err(SourceChanged.into()),
-            Err(e) => fail(
+            Err(Unread::Changed) => Err(SourceChanged.into()),
+            Err(Unread::Io(e)) => fail(
                 Diagnostic::error(
                     Code::PK005,
                     format!("cannot read input: {e}"),
