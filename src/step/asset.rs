@@ -187,7 +187,9 @@ impl Ctx<'_> {
         if let Err(e) = self.inputs.put(&rec, std::slice::from_ref(&bytes)) {
             eprintln!("packer: warning: could not cache {input}: {e:#}");
         }
-        append_log(self.obj_dir, &serde_json::json!({"action": self.action, "input": input, "outcome": "built"}));
+        let line =
+            serde_json::json!({"action": self.action, "input": input, "outcome": "built", "worker": super::worker()});
+        append_log(self.obj_dir, &line);
         self.memo.put(memo_key, bytes.clone());
         Ok(bytes)
     }

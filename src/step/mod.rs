@@ -104,6 +104,17 @@ pub fn dependency_keys(obj_dir: &Path, weak_names: &[String]) -> anyhow::Result<
         .collect()
 }
 
+thread_local! {
+    /// Which of [`parallel_map`]'s threads this is: 0 for the caller (and any other thread),
+    /// 1.. for its helpers. Recorded with per-input conversions in the step log.
+    static WORKER: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// The [`parallel_map`] worker running on this thread (0: the calling thread).
+pub fn worker() -> usize {
+    WORKER.get()
+}
+
 /// Runs `f` over `items` on every available core, keeping the order; the error of the
 /// earliest failing item wins, whichever thread met it. Work is handed out in small blocks
 /// (the calling thread takes its share too), so a slow item or a late thread does not leave
@@ -130,7 +141,14 @@ pub fn parallel_map<T: Sync, R: Send>(
         }
     };
     let mut blocks = std::thread::scope(|s| {
-        let helpers: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
+        let helpers: Vec<_> = (1..threads)
+            .map(|i| {
+                s.spawn(move || {
+                    WORKER.set(i);
+                    work()
+                })
+            })
+            .collect();
         let mut blocks = work();
         for h in helpers {
             blocks.extend(h.join().map_err(|_| anyhow::anyhow!("a worker thread panicked"))?);

@@ -299,6 +299,29 @@ fn moving_a_map_and_its_bank_together_converts_neither() {
 }
 
 #[test]
+fn a_clean_build_of_a_large_bank_decodes_on_every_core() {
+    // Each per-input conversion is logged with the worker that ran it.
+    let s = Space::new();
+    for i in 0..200u32 {
+        s.write(&format!("assets/bank/p{i:03}.png"), &png4(16, 16, |x, y| ((x * 3 + y + i) % 16) as u8));
+    }
+    s.packer(&["add", "assets/bank", "--type", "tile_bank", "--name", "bank"]).ok();
+    s.build();
+    let log = std::fs::read_to_string(s.path("build/obj/steps.log")).unwrap();
+    let mut workers: Vec<u64> = log
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v["input"].is_string())
+        .map(|v| v["worker"].as_u64().unwrap())
+        .collect();
+    assert_eq!(workers.len(), 200, "each PNG decoded once");
+    workers.sort();
+    workers.dedup();
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    assert_eq!(workers.len(), cores.min(200), "decodes ran on {workers:?} of {cores} cores");
+}
+
+#[test]
 fn touching_all_fifty_pngs_runs_gen_and_no_step() {
     let s = big_bank();
     tick();
