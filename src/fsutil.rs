@@ -35,10 +35,7 @@ pub fn write_once(path: &Path, bytes: &[u8]) -> anyhow::Result<bool> {
 /// The one atomic write: a temp file in the destination's directory, then a rename (or a
 /// no-clobber link when `replace` is false).
 fn atomic_write(path: &Path, bytes: &[u8], replace: bool) -> anyhow::Result<bool> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    let dir = dir_of(path);
     let temp = || {
         tempfile::Builder::new()
             .prefix(".packer-tmp")
@@ -74,10 +71,7 @@ pub fn link_once(src: &Path, ino: u64, path: &Path) -> anyhow::Result<bool> {
     if path.exists() {
         return Ok(true);
     }
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    let dir = dir_of(path);
     let make = || tempfile::Builder::new().prefix(".packer-tmp").make_in(dir, |p| std::fs::hard_link(src, p));
     let tmp = match make() {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !dir.exists() => {
@@ -103,10 +97,7 @@ pub fn link_once(src: &Path, ino: u64, path: &Path) -> anyhow::Result<bool> {
 /// over `path`. A linked output shares its inode with the cache object: packer never writes a
 /// file in place, and a cache read verifies the object, so neither can spoil the other.
 pub fn replace_from(src: &Path, path: &Path, link: bool) -> anyhow::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    let dir = dir_of(path);
     let builder = || {
         let mut b = tempfile::Builder::new();
         b.prefix(".packer-tmp");
@@ -162,6 +153,14 @@ fn persist_over(tmp: tempfile::TempPath, path: &Path) -> anyhow::Result<()> {
         // Dropping the temp path removes what is now under it: the old file.
         Ok(()) => Ok(()),
         Err(_) => tmp.persist(path).map_err(|e| e.error).with_context(|| format!("renaming into {}", path.display())),
+    }
+}
+
+/// The directory a path's temp files go in (its parent; `.` for a bare name).
+fn dir_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
     }
 }
 
