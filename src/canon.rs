@@ -133,6 +133,10 @@ impl Array<'_> {
     }
 }
 
+fn not_a_key() -> Error {
+    Error("a map key must be a string or an integer".into())
+}
+
 /// The text of a map key: strings as they are, integers in decimal (as serde_json does).
 struct KeyText;
 
@@ -141,7 +145,7 @@ macro_rules! key_ints {
 }
 
 macro_rules! key_refused {
-    ($($f:ident: $t:ty),*) => { $(fn $f(self, _: $t) -> Result<String, Error> { Err(Error("a map key must be a string or an integer".into())) })* };
+    ($($f:ident: $t:ty),*) => { $(fn $f(self, _: $t) -> Result<String, Error> { Err(not_a_key()) })* };
 }
 
 impl ser::Serializer for KeyText {
@@ -171,7 +175,7 @@ impl ser::Serializer for KeyText {
         serialize_u8: u8, serialize_u16: u16, serialize_u32: u32, serialize_u64: u64, serialize_u128: u128);
     key_refused!(serialize_bool: bool, serialize_f32: f32, serialize_f64: f64, serialize_bytes: &[u8]);
     fn serialize_none(self) -> Result<String, Error> {
-        Err(Error("a map key must be a string or an integer".into()))
+        Err(not_a_key())
     }
     fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result<String, Error> {
         self.serialize_none()
@@ -192,13 +196,13 @@ impl ser::Serializer for KeyText {
         self.serialize_none()
     }
     fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, Error> {
-        Err(Error("a map key must be a string or an integer".into()))
+        Err(not_a_key())
     }
     fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, Error> {
-        Err(Error("a map key must be a string or an integer".into()))
+        Err(not_a_key())
     }
     fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeTupleStruct, Error> {
-        Err(Error("a map key must be a string or an integer".into()))
+        Err(not_a_key())
     }
     fn serialize_tuple_variant(
         self,
@@ -207,13 +211,13 @@ impl ser::Serializer for KeyText {
         _: &'static str,
         _: usize,
     ) -> Result<Self::SerializeTupleVariant, Error> {
-        Err(Error("a map key must be a string or an integer".into()))
+        Err(not_a_key())
     }
     fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, Error> {
-        Err(Error("a map key must be a string or an integer".into()))
+        Err(not_a_key())
     }
     fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct, Error> {
-        Err(Error("a map key must be a string or an integer".into()))
+        Err(not_a_key())
     }
     fn serialize_struct_variant(
         self,
@@ -222,7 +226,7 @@ impl ser::Serializer for KeyText {
         _: &'static str,
         _: usize,
     ) -> Result<Self::SerializeStructVariant, Error> {
-        Err(Error("a map key must be a string or an integer".into()))
+        Err(not_a_key())
     }
 }
 
