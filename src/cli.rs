@@ -3,7 +3,6 @@
 
 use crate::cache::Cache;
 use crate::decl::AssetType;
-use crate::diag::Blocked;
 use crate::keys::Mode;
 use crate::{commands, gen, status, step};
 use clap::{Parser, Subcommand};
@@ -33,7 +32,11 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Cmd {
     /// Create assets/.prometeu/index.json (the registry) in the project directory.
-    Init,
+    Init {
+        /// Create it even inside another workspace (a nested, separate workspace).
+        #[arg(long)]
+        force: bool,
+    },
     /// Create an asset.json in DIR if it has none, and register it (allocates the next asset_id).
     Add {
         dir: PathBuf,
@@ -375,7 +378,11 @@ impl AssetStepArgs {
 fn parse_type(s: &str) -> Result<AssetType, String> {
     AssetType::parse(s).ok_or_else(|| {
         let known: Vec<_> = AssetType::ALL.iter().map(|t| t.name()).collect();
-        format!("unknown type `{s}`; use one of {}", known.join(", "))
+        format!(
+            "unknown type `{s}`{}; the types are {}",
+            crate::suggest::did_you_mean(s, known.iter().copied()),
+            known.join(", ")
+        )
     })
 }
 
@@ -383,9 +390,14 @@ fn parse_type(s: &str) -> Result<AssetType, String> {
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
-        Err(e) => {
+        // --help and --version are not errors.
+        Err(e) if !e.use_stderr() => {
             let _ = e.print();
-            return if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
+            return EXIT_OK;
+        }
+        Err(e) => {
+            eprintln!("{}", usage_diagnostic(&e).render(crate::diag::stderr_color()));
+            return EXIT_USAGE;
         }
     };
     // A reader that goes away (`packer list | head -1`) ends the output, quietly, as it does
@@ -397,28 +409,46 @@ pub fn main() -> i32 {
             default_hook(info);
         }
     }));
-    let result = match std::panic::catch_unwind(|| run(cli)) {
+    let mut shown_dir = String::from(".");
+    let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli, &mut shown_dir))) {
         Ok(r) => r,
         Err(p) if is_broken_pipe(p.as_ref()) => return EXIT_OK,
         Err(p) => std::panic::resume_unwind(p),
     };
-    match result {
-        Ok(()) => EXIT_OK,
-        Err(e)
-            if e.chain().any(|c| {
-                c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-            }) =>
-        {
-            EXIT_OK
-        }
-        Err(e) => {
-            match e.downcast_ref::<Blocked>() {
-                Some(b) => eprintln!("{}", b.render(crate::diag::stderr_color())),
-                None => eprintln!("packer: error: {e:#}"),
-            }
-            EXIT_FAILED
+    let Err(e) = result else { return EXIT_OK };
+    if e.chain()
+        .any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+    {
+        return EXIT_OK;
+    }
+    let diags = crate::diag::diagnostics_of(&e, &shown_dir);
+    let color = crate::diag::stderr_color();
+    for d in &diags {
+        eprintln!("{}", d.render(color));
+    }
+    if diags.iter().any(|d| d.code == crate::diag::Code::PK028) {
+        EXIT_USAGE
+    } else {
+        EXIT_FAILED
+    }
+}
+
+/// A command-line error from clap in packer's one form: `.: error[PK028]: …` and a fix that
+/// shows the usage (and clap's tip, such as a similar subcommand, when it has one).
+fn usage_diagnostic(e: &clap::Error) -> crate::diag::Diagnostic {
+    let text = e.render().to_string();
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let message = lines.next().unwrap_or("invalid command line").trim_start_matches("error: ").to_string();
+    let mut fix: Vec<String> = Vec::new();
+    for l in lines {
+        if let Some(tip) = l.strip_prefix("tip: ") {
+            fix.push(tip.to_string());
+        } else if let Some(usage) = l.strip_prefix("Usage: ") {
+            fix.push(format!("usage: {usage}"));
         }
     }
+    fix.push("`packer --help` lists the commands; `packer <command> --help` their options".into());
+    crate::diag::Diagnostic::error(crate::diag::Code::PK028, message, fix.join("; ")).file(".")
 }
 
 /// Whether a panic is a write to a closed pipe (`failed printing to stdout: Broken pipe`).
@@ -427,15 +457,58 @@ fn is_broken_pipe(payload: &(dyn std::any::Any + Send)) -> bool {
     text.is_some_and(|t| t.contains("Broken pipe") || t.contains("os error 32"))
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+/// Where a command runs. `-C DIR` names the project directory; otherwise commands that work
+/// on a workspace find it as git and cargo do, walking up from the current directory to the
+/// first directory holding `assets/.prometeu/index.json`.
+enum Place {
+    /// The current directory (after `-C`), whatever it holds: init, steps, generators.
+    Here,
+    /// The workspace, found upwards when there is one (inspect works without).
+    Discover,
+}
+
+impl Cmd {
+    fn place(&self) -> Place {
+        match self {
+            Cmd::Init { .. } | Cmd::Step(_) | Cmd::CmakeModule | Cmd::Completions { .. } | Cmd::Man => Place::Here,
+            _ => Place::Discover,
+        }
+    }
+}
+
+fn run(cli: Cli, shown_dir: &mut String) -> anyhow::Result<()> {
     // -C works like git's and ninja's: change directory first; every path is then relative
     // to the project directory.
     if let Some(d) = &cli.project_dir {
-        std::env::set_current_dir(d).map_err(|e| anyhow::anyhow!("cannot enter {}: {e}", d.display()))?;
+        *shown_dir = d.display().to_string();
+        if let Err(e) = std::env::set_current_dir(d) {
+            return crate::diag::fail(
+                crate::diag::Diagnostic::error(
+                    crate::diag::Code::PK020,
+                    format!("cannot enter the project directory: {e}"),
+                    "pass -C the directory that holds assets/",
+                )
+                .file(d.display()),
+            );
+        }
+    }
+    let invoked = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let mut cmd = cli.cmd;
+    if cli.project_dir.is_none() && matches!(cmd.place(), Place::Discover) {
+        match crate::workspace::find_enclosing(&invoked) {
+            Some(root) if root != invoked => {
+                // Paths the user typed are relative to where they typed them.
+                cmd.absolutize(&invoked);
+                *shown_dir = root.display().to_string();
+                std::env::set_current_dir(&root)
+                    .map_err(|e| anyhow::anyhow!("cannot enter {}: {e}", root.display()))?;
+            }
+            _ => {}
+        }
     }
     let dir = PathBuf::from(".");
-    match cli.cmd {
-        Cmd::Init => commands::init(&dir),
+    match cmd {
+        Cmd::Init { force } => commands::init(&dir, force),
         Cmd::Add { dir: d, ty, name, sources, tiles } => {
             commands::add(&dir, &commands::AddOptions { dir: d, ty, name, sources, tiles })
         }
@@ -479,12 +552,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             status::print_explanation(&e, json)
         }
         Cmd::Gc { max_age, max_size, cache } => {
+            if max_age.is_none() && max_size.is_none() {
+                return crate::diag::fail(
+                    crate::diag::Diagnostic::error(
+                        crate::diag::Code::PK028,
+                        "packer gc needs --max-age and/or --max-size",
+                        "e.g. `packer gc --max-age 30d --max-size 2G` (`--max-age 0` empties the cache)",
+                    )
+                    .file("."),
+                );
+            }
             let Some(c) = cache.resolve() else {
                 return Ok(());
             };
-            if max_age.is_none() && max_size.is_none() {
-                anyhow::bail!("give --max-age and/or --max-size (e.g. `packer gc --max-age 30d --max-size 2G`)");
-            }
             let (n, bytes) = Cache::new(dir.join(c)).gc(max_age, max_size)?;
             println!("evicted {n} entries ({bytes} bytes)");
             Ok(())
@@ -508,7 +588,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let Some(c) = cache.resolve() else {
                 return Ok(());
             };
-            let bad = Cache::new(dir.join(c)).verify()?;
+            let bad = Cache::new(dir.join(&c)).verify()?;
             for b in &bad {
                 println!("removed corrupt entry {b}");
             }
@@ -516,7 +596,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("cache ok");
                 Ok(())
             } else {
-                anyhow::bail!("{} corrupt cache entries removed", bad.len())
+                crate::diag::fail(
+                    crate::diag::Diagnostic::error(
+                        crate::diag::Code::PK023,
+                        format!("{} corrupt cache entries removed", bad.len()),
+                        "nothing to do: the next build rebuilds whatever needed them",
+                    )
+                    .file(c),
+                )
             }
         }
         Cmd::Verify { build_dir, json } => verify(&dir, &build_dir, json),
@@ -538,6 +625,35 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Inspect { file, json } => commands::inspect(&dir.join(file), json),
+    }
+}
+
+impl Cmd {
+    /// Makes the paths the user typed absolute (from `cwd`), before the command moves to the
+    /// workspace it found above. Asset queries that name a directory get the same treatment.
+    fn absolutize(&mut self, cwd: &std::path::Path) {
+        let abs = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = cwd.join(&*p);
+            }
+        };
+        let query = |q: &mut String| {
+            let p = cwd.join(&*q);
+            if q.parse::<u64>().is_err() && p.is_dir() {
+                *q = p.display().to_string();
+            }
+        };
+        match self {
+            Cmd::Add { dir, .. } | Cmd::Adopt { dir } => abs(dir),
+            Cmd::Mv { asset, to } => {
+                query(asset);
+                abs(to)
+            }
+            Cmd::Forget { asset } | Cmd::Show { asset, .. } => query(asset),
+            Cmd::Explain { asset, .. } if asset != "pack" => query(asset),
+            Cmd::Inspect { file, .. } if file != std::path::Path::new("build/assets.pa") => abs(file),
+            _ => {}
+        }
     }
 }
 

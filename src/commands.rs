@@ -13,12 +13,28 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// `packer init`: creates `assets/.prometeu/index.json` unless it exists.
-pub fn init(dir: &Path) -> anyhow::Result<()> {
+/// `packer init`: creates `assets/.prometeu/index.json` unless it exists. Inside another
+/// workspace it refuses (a nested workspace is almost always a mistake: the user meant the
+/// enclosing one) unless `force`.
+pub fn init(dir: &Path, force: bool) -> anyhow::Result<()> {
     let assets = dir.join(ASSETS);
     if registry::path(&assets).exists() {
         println!("already a packer workspace: {}", registry::path(&assets).display());
         return Ok(());
+    }
+    let here = std::fs::canonicalize(dir)?;
+    if let (Some(outer), false) = (here.parent().and_then(crate::workspace::find_enclosing), force) {
+        return fail(
+            Diagnostic::error(
+                Code::PK020,
+                format!("{} is inside the packer workspace {}", here.display(), outer.display()),
+                format!(
+                    "run packer commands from anywhere inside it (they find {}); `packer init --force` creates a separate, nested workspace",
+                    outer.display()
+                ),
+            )
+            .file(registry::path(&outer.join(ASSETS)).display()),
+        );
     }
     Registry::default().save(&assets)?;
     println!("initialized {}", registry::path(&assets).display());
@@ -42,11 +58,14 @@ fn asset_root(dir: &Path, arg: &Path) -> anyhow::Result<RelPath> {
     full.extend(rest.iter().rev());
     match full.strip_prefix(&assets).ok().and_then(RelPath::from_path) {
         Some(r) if !r.as_str().starts_with(".prometeu") => Ok(r),
-        _ => fail(Diagnostic::error(
-            Code::PK020,
-            format!("`{}` is not a directory inside {ASSETS}/", arg.display()),
-            format!("asset roots live below {ASSETS}/, e.g. {ASSETS}/sprites/hero"),
-        )),
+        _ => fail(
+            Diagnostic::error(
+                Code::PK020,
+                format!("`{}` is not a directory inside {ASSETS}/", arg.display()),
+                format!("asset roots live below {ASSETS}/, e.g. {ASSETS}/sprites/hero"),
+            )
+            .file(arg.display()),
+        ),
     }
 }
 
@@ -64,86 +83,229 @@ pub struct AddOptions {
     pub tiles: Option<String>,
 }
 
-/// `packer add`: writes an asset.json when none exists, then registers the directory.
+/// `packer add`: writes an asset.json when none exists, then registers the directory. What
+/// it would write is checked first (the name is free, `--source` files exist, `--tiles` names
+/// a registered tile bank), so a mistake leaves neither a declaration nor a registry entry.
 pub fn add(dir: &Path, o: &AddOptions) -> anyhow::Result<()> {
     let root = asset_root(dir, &o.dir)?;
     let rdir = root_dir(dir, &root);
     let decl_file = rdir.join(decl::FILE);
-    if !decl_file.exists() {
-        let reg = Registry::load(&dir.join(ASSETS))?;
-        let name = o.name.clone().unwrap_or_else(|| root.file_name().to_string());
-        if let Some(other) = declared_names(dir, &reg).into_iter().find(|(n, _)| *n == name) {
-            return fail(Diagnostic::error(
-                Code::PK008,
-                format!("name `{name}` is already used by `{}`", other.1),
-                "pass --name with another name",
-            ));
-        }
-        let inputs = default_inputs(&rdir, o)?;
-        let uuid = uuid::Uuid::new_v4().to_string();
-        fsutil::write_if_changed(&decl_file, &decl::render_new(&uuid, &name, o.ty, &inputs))?;
-        println!("wrote {}", decl_file.display());
+    if decl_file.exists() {
+        return adopt(dir, &o.dir);
     }
+    let reg = Registry::load(&dir.join(ASSETS))?;
+    let known = listed(dir, &reg);
+    let shown = format!("{ASSETS}/{root}");
+    let name = o.name.clone().unwrap_or_else(|| root.file_name().to_string());
+    if let Some(other) = known.iter().find(|l| l.decl.as_ref().is_some_and(|d| d.name == name)) {
+        let free = free_name(&name, o.ty, &known);
+        return fail(
+            Diagnostic::error(
+                Code::PK008,
+                format!("name `{name}` is already used by `{}`", other.entry.root),
+                format!("pass --name {free} (free), or another name"),
+            )
+            .file(&shown),
+        );
+    }
+    for s in &o.sources {
+        if let Some(other) = s.strip_prefix("@asset:") {
+            check_asset_ref(other, &known, &shown)?;
+            continue;
+        }
+        let ok = RelPath::parse(s).is_ok_and(|r| r.under(&rdir).is_file());
+        if !ok {
+            return fail(
+                Diagnostic::error(
+                    Code::PK005,
+                    format!("--source `{s}` is not a file in {shown}"),
+                    "give a path relative to the asset directory of a file that exists",
+                )
+                .file(format!("{shown}/{s}")),
+            );
+        }
+    }
+    if let Some(bank) = &o.tiles {
+        check_bank_ref(bank, &known, &shown)?;
+    }
+    let inputs = default_inputs(&rdir, &shown, o)?;
+    let uuid = uuid::Uuid::new_v4().to_string();
+    let bytes = decl::render_new(&uuid, &name, o.ty, &inputs);
+    let (decl, diags) = decl::parse(&bytes, &format!("{shown}/{}", decl::FILE));
+    let Some(mut decl) = decl else { return Err(crate::diag::Blocked(diags).into()) };
+    check_inputs_exist(&rdir, &shown, &mut decl)?;
+    fsutil::write_if_changed(&decl_file, &bytes)?;
+    println!("wrote {}", decl_file.display());
     adopt(dir, &o.dir)
 }
 
-/// The inputs a new declaration lists: `--source` files, else every file of the directory.
-fn default_inputs(rdir: &Path, o: &AddOptions) -> anyhow::Result<BTreeMap<String, Vec<String>>> {
+/// A name like `base` that no registered asset has: `base_<kind>` (`level1_map`), then with
+/// a number.
+fn free_name(base: &str, ty: AssetType, known: &[Listed]) -> String {
+    let taken = |n: &str| known.iter().any(|l| l.decl.as_ref().is_some_and(|d| d.name == n));
+    let kind = match ty {
+        AssetType::Blob => "data",
+        AssetType::TileBank => "tiles",
+        AssetType::SoundBank => "sounds",
+        AssetType::Tilemap => "map",
+    };
+    let first = format!("{base}_{kind}");
+    if !taken(&first) {
+        return first;
+    }
+    (2..).map(|i| format!("{first}{i}")).find(|n| !taken(n)).unwrap_or(first)
+}
+
+/// `name` (an `@asset:` reference) must name a registered asset.
+fn check_asset_ref(name: &str, known: &[Listed], shown: &str) -> anyhow::Result<()> {
+    let names: Vec<&str> = known.iter().filter_map(|l| l.decl.as_ref().map(|d| d.name.as_str())).collect();
+    if names.contains(&name) {
+        return Ok(());
+    }
+    fail(
+        Diagnostic::error(
+            Code::PK017,
+            format!(
+                "`@asset:{name}` names no registered asset{}",
+                crate::suggest::did_you_mean(name, names.iter().copied())
+            ),
+            "register that asset first, or fix the name (`packer list` shows them)",
+        )
+        .file(shown),
+    )
+}
+
+/// `bank` must name a registered tile bank (with a suggestion when it does not).
+fn check_bank_ref(bank: &str, known: &[Listed], shown: &str) -> anyhow::Result<()> {
+    let decls = || known.iter().filter_map(|l| l.decl.as_ref());
+    match decls().find(|d| d.name == bank) {
+        Some(d) if d.ty == AssetType::TileBank => Ok(()),
+        Some(d) => fail(
+            Diagnostic::error(
+                Code::PK025,
+                format!("--tiles `{bank}` is a {}, not a tile_bank", d.ty.name()),
+                "name the tile_bank whose PNGs the map's tilesets use (`packer list` shows the types)",
+            )
+            .file(shown),
+        ),
+        None => {
+            let banks: Vec<&str> = decls().filter(|d| d.ty == AssetType::TileBank).map(|d| d.name.as_str()).collect();
+            fail(
+                Diagnostic::error(
+                    Code::PK017,
+                    format!(
+                        "--tiles `{bank}` names no registered asset{}",
+                        crate::suggest::did_you_mean(bank, banks.iter().copied())
+                    ),
+                    if banks.is_empty() {
+                        "add the tile bank first: `packer add <dir> --type tile_bank`".to_string()
+                    } else {
+                        format!("registered tile banks: {}", banks.join(", "))
+                    },
+                )
+                .file(shown),
+            )
+        }
+    }
+}
+
+/// Every input of a declaration about to be registered exists: patterns match something and
+/// listed files are regular files below the root.
+fn check_inputs_exist(rdir: &Path, shown: &str, decl: &mut Declaration) -> anyhow::Result<()> {
+    let (_, diags) = decl.expand(rdir, &format!("{shown}/{}", decl::FILE));
+    if diags.iter().any(|d| d.blocking) {
+        return Err(crate::diag::Blocked(diags).into());
+    }
+    for input in decl.inputs.values().flatten() {
+        if let decl::InputRef::File(f) = input {
+            if !f.under(rdir).is_file() {
+                return fail(
+                    Diagnostic::error(
+                        Code::PK005,
+                        "input file does not exist",
+                        format!("create it, or remove `{f}` from {shown}/{}", decl::FILE),
+                    )
+                    .file(format!("{shown}/{f}"))
+                    .asset(&decl.name),
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The inputs a new declaration lists: `--source` files as given; else, for a bank, a
+/// pattern that follows the folder (`**/*.png`), and for a blob or map the one file found.
+fn default_inputs(rdir: &Path, shown: &str, o: &AddOptions) -> anyhow::Result<BTreeMap<String, Vec<String>>> {
     let files = if o.sources.is_empty() { files_below(rdir, rdir) } else { o.sources.clone() };
     let with_ext = |exts: &[&str]| -> Vec<String> {
         files.iter().filter(|f| exts.iter().any(|e| f.to_ascii_lowercase().ends_with(e))).cloned().collect()
     };
     let need = |role: &str, list: &Vec<String>, what: &str| -> anyhow::Result<()> {
         if list.is_empty() {
-            return fail(Diagnostic::error(
-                Code::PK015,
-                format!("no {what} found for inputs.{role} in {}", rdir.display()),
-                format!("put the {what} in the directory, or pass --source <file>"),
-            ));
+            return fail(
+                Diagnostic::error(
+                    Code::PK015,
+                    format!("no {what} found for inputs.{role} in {shown}"),
+                    format!("put the {what} in the directory, or pass --source <file>"),
+                )
+                .file(shown),
+            );
         }
         Ok(())
     };
+    // Banks follow their folder: a file added later is picked up by plain `ninja`.
+    let follow = |list: Vec<String>, pattern: &str| if o.sources.is_empty() { vec![pattern.to_string()] } else { list };
     let mut inputs = BTreeMap::new();
     match o.ty {
         AssetType::Blob => {
             if files.len() != 1 {
-                return fail(Diagnostic::error(
-                    Code::PK015,
-                    format!("a blob needs exactly one source file, found {} in {}", files.len(), rdir.display()),
-                    "put one file in the directory, or pass --source <file>",
-                ));
+                return fail(
+                    Diagnostic::error(
+                        Code::PK015,
+                        format!("a blob needs exactly one source file, found {} in {shown}", files.len()),
+                        "put one file in the directory, or pass --source <file>",
+                    )
+                    .file(shown),
+                );
             }
             inputs.insert("source".to_string(), files);
         }
         AssetType::TileBank => {
             let pngs = with_ext(&[".png"]);
             need("tiles", &pngs, "PNG files")?;
-            inputs.insert("tiles".to_string(), pngs);
+            inputs.insert("tiles".to_string(), follow(pngs, "**/*.png"));
             let palettes = with_ext(&[".json"]);
             if !palettes.is_empty() {
-                inputs.insert("palettes".to_string(), palettes);
+                inputs.insert("palettes".to_string(), follow(palettes, "**/*.json"));
             }
         }
         AssetType::SoundBank => {
             let wavs = with_ext(&[".wav"]);
             need("samples", &wavs, "WAV files")?;
-            inputs.insert("samples".to_string(), wavs);
+            inputs.insert("samples".to_string(), follow(wavs, "**/*.wav"));
         }
         AssetType::Tilemap => {
             let maps = with_ext(&[".tmx", ".tmj"]);
             if maps.len() != 1 {
-                return fail(Diagnostic::error(
-                    Code::PK015,
-                    format!("a tilemap needs exactly one .tmx or .tmj map, found {} in {}", maps.len(), rdir.display()),
-                    "put one map in the directory, or pass --source <map>",
-                ));
+                return fail(
+                    Diagnostic::error(
+                        Code::PK015,
+                        format!("a tilemap needs exactly one .tmx or .tmj map, found {} in {shown}", maps.len()),
+                        "put one map in the directory, or pass --source <map>",
+                    )
+                    .file(shown),
+                );
             }
             let Some(bank) = &o.tiles else {
-                return fail(Diagnostic::error(
-                    Code::PK015,
-                    "a tilemap needs the tile_bank its tilesets use",
-                    "pass --tiles <tile_bank name>",
-                ));
+                return fail(
+                    Diagnostic::error(
+                        Code::PK015,
+                        "a tilemap needs the tile_bank its tilesets use",
+                        "pass --tiles <tile_bank name>",
+                    )
+                    .file(shown),
+                );
             };
             inputs.insert("map".to_string(), maps);
             inputs.insert("tiles".to_string(), vec![format!("@asset:{bank}")]);
@@ -182,11 +344,14 @@ pub fn adopt(dir: &Path, arg: &Path) -> anyhow::Result<()> {
     let decl_file = root_dir(dir, &root).join(decl::FILE);
     let decl = read_decl(&decl_file)?;
     if let Some(e) = reg.by_root(&root) {
-        return fail(Diagnostic::error(
-            Code::PK009,
-            format!("`{root}` is already registered as asset {}", e.asset_id),
-            "nothing to do; `packer show` it",
-        ));
+        return fail(
+            Diagnostic::error(
+                Code::PK009,
+                format!("`{root}` is already registered as asset {}", e.asset_id),
+                "nothing to do; `packer show` it",
+            )
+            .file(decl_file.display()),
+        );
     }
     if let Some(e) = reg.assets.iter().find(|e| e.asset_uuid == decl.asset_uuid) {
         return fail(
@@ -198,16 +363,22 @@ pub fn adopt(dir: &Path, arg: &Path) -> anyhow::Result<()> {
             .file(decl_file.display()),
         );
     }
-    if let Some((_, other)) = declared_names(dir, &reg).into_iter().find(|(n, _)| *n == decl.name) {
+    let known = listed(dir, &reg);
+    if let Some(other) = known.iter().find(|l| l.decl.as_ref().is_some_and(|d| d.name == decl.name)) {
         return fail(
             Diagnostic::error(
                 Code::PK008,
-                format!("name `{}` is already used by `{other}`", decl.name),
-                "rename the asset in its asset.json",
+                format!("name `{}` is already used by `{}`", decl.name, other.entry.root),
+                format!("rename the asset in its asset.json (`{}` is free)", free_name(&decl.name, decl.ty, &known)),
             )
             .file(decl_file.display()),
         );
     }
+    let shown = format!("{ASSETS}/{root}");
+    // `@asset:` references are left to gen: declarations that reference each other are
+    // adopted one at a time.
+    let mut expanded = decl.clone();
+    check_inputs_exist(&root_dir(dir, &root), &shown, &mut expanded)?;
     let id = reg.allocate_id();
     reg.assets.push(Entry {
         asset_id: id,
@@ -222,18 +393,6 @@ pub fn adopt(dir: &Path, arg: &Path) -> anyhow::Result<()> {
 
 fn read_decl(file: &Path) -> anyhow::Result<Declaration> {
     decl::read(file, "create it with `packer add <dir> --type <type>`")
-}
-
-/// (name, root) of every registered asset whose declaration parses.
-fn declared_names(dir: &Path, reg: &Registry) -> Vec<(String, RelPath)> {
-    reg.assets
-        .iter()
-        .filter_map(|e| {
-            let bytes = std::fs::read(root_dir(dir, &e.root).join(decl::FILE)).ok()?;
-            let d = decl::parse(&bytes, "").0?;
-            Some((d.name, e.root.clone()))
-        })
-        .collect()
 }
 
 /// A registered asset as `list` and `show` describe it.
@@ -263,11 +422,20 @@ fn resolve(dir: &Path, reg: &Registry, query: &str) -> anyhow::Result<Entry> {
     };
     match by_id.or_else(by_name).or_else(by_path) {
         Some(e) => Ok(e),
-        None => fail(Diagnostic::error(
-            Code::PK020,
-            format!("no registered asset matches `{query}`"),
-            "give an asset id, name or root path; `packer list` shows them",
-        )),
+        None => {
+            let names: Vec<&str> = all.iter().filter_map(|l| l.decl.as_ref().map(|d| d.name.as_str())).collect();
+            fail(
+                Diagnostic::error(
+                    Code::PK020,
+                    format!(
+                        "no registered asset matches `{query}`{}",
+                        crate::suggest::did_you_mean(query, names.iter().copied())
+                    ),
+                    "give an asset id, name or root path; `packer list` shows them",
+                )
+                .file(format!("{ASSETS}/{}", registry::INDEX)),
+            )
+        }
     }
 }
 
@@ -302,18 +470,20 @@ pub fn mv(dir: &Path, query: &str, to: &Path) -> anyhow::Result<()> {
     let new_root = asset_root(dir, to)?;
     let (from_dir, to_dir) = (root_dir(dir, &e.root), root_dir(dir, &new_root));
     if to_dir.exists() {
-        return fail(Diagnostic::error(
-            Code::PK020,
-            format!("`{}` already exists", to.display()),
-            "choose a directory that does not exist yet",
-        ));
+        return fail(
+            Diagnostic::error(
+                Code::PK020,
+                format!("`{}` already exists", to.display()),
+                "choose a directory that does not exist yet",
+            )
+            .file(to.display()),
+        );
     }
     if new_root.as_str().starts_with(&format!("{}/", e.root)) {
-        return fail(Diagnostic::error(
-            Code::PK020,
-            "cannot move an asset root inside itself",
-            "choose another directory",
-        ));
+        return fail(
+            Diagnostic::error(Code::PK020, "cannot move an asset root inside itself", "choose another directory")
+                .file(to.display()),
+        );
     }
     if let Some(parent) = to_dir.parent() {
         std::fs::create_dir_all(parent)?;
@@ -381,8 +551,24 @@ pub fn show(dir: &Path, query: &str, as_json: bool) -> anyhow::Result<()> {
 
 /// `packer inspect`: prints the asset table of a built `assets.pa`.
 pub fn inspect(file: &Path, as_json: bool) -> anyhow::Result<()> {
-    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let parsed = pa::read(&bytes).with_context(|| format!("parsing {}", file.display()))?;
+    let unreadable = |why: String| {
+        fail(
+            Diagnostic::error(
+                Code::PK019,
+                format!("cannot read the container: {why}"),
+                "build it first (`packer build`, or `packer gen && ninja`), or name an assets.pa file",
+            )
+            .file(file.display()),
+        )
+    };
+    let bytes = match std::fs::read(file) {
+        Ok(b) => b,
+        Err(e) => return unreadable(e.to_string()),
+    };
+    let parsed = match pa::read(&bytes) {
+        Ok(p) => p,
+        Err(e) => return unreadable(format!("{e:#}")),
+    };
     if as_json {
         println!("{}", serde_json::to_string_pretty(&parsed.header)?);
         return Ok(());

@@ -60,10 +60,12 @@ impl AssetType {
     }
 }
 
-/// One entry of an input role: a file below the asset root, or another asset.
+/// One entry of an input role: a file below the asset root, a pattern that gen expands into
+/// files ([`Declaration::expand`]), or another asset.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum InputRef {
     File(RelPath),
+    Pattern(String),
     Asset(String),
 }
 
@@ -72,6 +74,7 @@ impl InputRef {
     pub fn declared(&self) -> String {
         match self {
             InputRef::File(p) => p.to_string(),
+            InputRef::Pattern(p) => p.clone(),
             InputRef::Asset(n) => format!("@asset:{n}"),
         }
     }
@@ -92,6 +95,58 @@ pub struct Declaration {
 }
 
 impl Declaration {
+    /// Whether any input entry is a pattern (still to be expanded).
+    pub fn has_patterns(&self) -> bool {
+        self.inputs.values().flatten().any(|i| matches!(i, InputRef::Pattern(_)))
+    }
+
+    /// Replaces every pattern by the files it matches below `root` (the asset root on disk),
+    /// in byte order, leaving out files an earlier entry of the same role already names.
+    /// Returns the directories whose listing decided the result (relative to the root;
+    /// `None` is the root itself) and the findings about `file` (this asset.json): a pattern
+    /// that matches nothing, and the checks that need the expanded list.
+    pub fn expand(&mut self, root: &std::path::Path, file: &str) -> (Vec<Option<RelPath>>, Vec<Diagnostic>) {
+        let mut p = Parser { file, diags: Vec::new() };
+        if !self.has_patterns() {
+            return (Vec::new(), p.diags);
+        }
+        let mut walked = Vec::new();
+        for (role, list) in self.inputs.iter_mut() {
+            let mut out: Vec<InputRef> = Vec::with_capacity(list.len());
+            for entry in list.drain(..) {
+                let InputRef::Pattern(text) = &entry else {
+                    if !out.contains(&entry) {
+                        out.push(entry);
+                    }
+                    continue;
+                };
+                let Ok(pattern) = crate::pattern::Pattern::parse(text) else { continue };
+                let found = pattern.expand(root);
+                walked.extend(found.walked);
+                if found.files.is_empty() {
+                    p.error(
+                        Code::PK027,
+                        format!("pattern `{text}` in inputs.{role} matches no file"),
+                        format!("add files matching it below {}, or change the pattern", root.display()),
+                    );
+                }
+                for f in found.files {
+                    let f = InputRef::File(f);
+                    if !out.contains(&f) {
+                        out.push(f);
+                    }
+                }
+            }
+            *list = out;
+        }
+        walked.sort();
+        walked.dedup();
+        if !p.diags.iter().any(|d| d.blocking) {
+            p.shape(self);
+        }
+        (walked, p.diags)
+    }
+
     /// The inputs as declared: role → list of strings (`@asset:` references included).
     pub fn inputs_json(&self) -> Value {
         let m: Map<String, Value> = self
@@ -181,7 +236,7 @@ impl Parser<'_> {
                 let known: Vec<_> = AssetType::ALL.iter().map(|t| t.name()).collect();
                 self.error(
                     Code::PK010,
-                    format!("unknown asset type `{t}`"),
+                    format!("unknown asset type `{t}`{}", crate::suggest::did_you_mean(&t, known.iter().copied())),
                     format!("use one of: {}", known.join(", ")),
                 );
             }
@@ -249,6 +304,19 @@ impl Parser<'_> {
     fn input_ref(&mut self, s: &str) -> Option<InputRef> {
         if let Some(name) = s.strip_prefix("@asset:") {
             return Some(InputRef::Asset(name.to_string()));
+        }
+        if crate::pattern::is_pattern(s) {
+            return match crate::pattern::Pattern::parse(s) {
+                Ok(_) => Some(InputRef::Pattern(s.to_string())),
+                Err(why) => {
+                    self.error(
+                        Code::PK027,
+                        format!("input pattern `{s}` is malformed: {why}"),
+                        "write a pattern relative to the asset root, e.g. \"*.png\" or \"**/*.wav\" (a literal `[` is `[[]`)",
+                    );
+                    None
+                }
+            };
         }
         match RelPath::parse(s) {
             Ok(p) => Some(InputRef::File(p)),
@@ -330,8 +398,12 @@ impl Parser<'_> {
 
     /// The inputs and parameters each type needs (SPEC §3): counts, file kinds, ranges.
     fn shape(&mut self, d: &Declaration) {
+        // Before expansion a pattern stands for its files; [`Declaration::expand`] checks again.
         let files = |role: &str| {
-            d.inputs.get(role).map(|l| l.iter().filter(|i| matches!(i, InputRef::File(_))).count()).unwrap_or(0)
+            d.inputs
+                .get(role)
+                .map(|l| l.iter().filter(|i| matches!(i, InputRef::File(_) | InputRef::Pattern(_))).count())
+                .unwrap_or(0)
         };
         let refs = |role: &str| d.inputs.get(role).map(|l| l.len()).unwrap_or(0) - files(role);
         let m = &d.metadata;
@@ -339,9 +411,16 @@ impl Parser<'_> {
             AssetType::Blob => {
                 let n = d.inputs.get("source").map(Vec::len).unwrap_or(0);
                 if n != 1 {
+                    let listed = d.inputs.get("source").map(|l| l.iter().map(InputRef::declared).collect::<Vec<_>>());
                     self.shape_error(
                         Code::PK015,
-                        format!("a blob takes exactly one file in inputs.source, found {n}"),
+                        format!(
+                            "a blob takes exactly one file in inputs.source, found {n}{}",
+                            listed
+                                .filter(|l| !l.is_empty())
+                                .map(|l| format!(" ({})", l.join(", ")))
+                                .unwrap_or_default()
+                        ),
                         "list exactly one file: \"inputs\": {\"source\": [\"data.bin\"]} (or one \"@asset:<name>\")",
                     );
                 }
@@ -357,7 +436,10 @@ impl Parser<'_> {
                         "set output.metadata.tile_size to 8, 16 or 32 (default 16)",
                     );
                 }
-                self.palette_of(d);
+                // palette_of names files: checked once patterns are expanded.
+                if !d.has_patterns() {
+                    self.palette_of(d);
+                }
             }
             AssetType::SoundBank => {
                 if files("samples") == 0 || refs("samples") > 0 {

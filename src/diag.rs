@@ -5,9 +5,30 @@
 use serde::Serialize;
 use std::fmt;
 
-/// Every diagnostic code packer can emit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub enum Code {
+/// Declares [`Code`] with every variant listed once: [`Code::ALL`] and [`Code::as_str`] come
+/// from the same list, so neither can miss a code.
+macro_rules! codes {
+    ($($(#[doc = $doc:literal])+ $name:ident,)+) => {
+        /// Every diagnostic code packer can emit.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+        pub enum Code {
+            $($(#[doc = $doc])+ $name,)+
+        }
+
+        impl Code {
+            /// Every code, in numeric order (doc/diagnostics.md lists the same).
+            pub const ALL: &'static [Code] = &[$(Code::$name,)+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Code::$name => stringify!($name),)+
+                }
+            }
+        }
+    };
+}
+
+codes! {
     /// The registry is missing or unreadable.
     PK001,
     /// A registered asset root has no `asset.json`.
@@ -44,7 +65,7 @@ pub enum Code {
     PK017,
     /// An `asset.json` exists that the registry does not list (advisory).
     PK018,
-    /// A file cannot be read.
+    /// A file cannot be read or written (an I/O error).
     PK019,
     /// A command was given an asset or directory it cannot use.
     PK020,
@@ -60,6 +81,12 @@ pub enum Code {
     PK025,
     /// A discovered dependency (external tileset) is missing or outside the asset root.
     PK026,
+    /// An input pattern is malformed or matches no file.
+    PK027,
+    /// The command line is not valid (exit code 2).
+    PK028,
+    /// build.ninja changed while Ninja ran it through `subninja`: run ninja again.
+    PK029,
     /// PNG: corrupt, truncated or unsupported.
     PK030,
     /// PNG: a palette index of 16 or more.
@@ -88,53 +115,12 @@ pub enum Code {
     PK042,
     /// Tiled: a cell cannot be mapped to the tile bank.
     PK043,
-}
-
-impl Code {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Code::PK001 => "PK001",
-            Code::PK002 => "PK002",
-            Code::PK003 => "PK003",
-            Code::PK004 => "PK004",
-            Code::PK005 => "PK005",
-            Code::PK006 => "PK006",
-            Code::PK007 => "PK007",
-            Code::PK008 => "PK008",
-            Code::PK009 => "PK009",
-            Code::PK010 => "PK010",
-            Code::PK011 => "PK011",
-            Code::PK012 => "PK012",
-            Code::PK013 => "PK013",
-            Code::PK014 => "PK014",
-            Code::PK015 => "PK015",
-            Code::PK016 => "PK016",
-            Code::PK017 => "PK017",
-            Code::PK018 => "PK018",
-            Code::PK019 => "PK019",
-            Code::PK020 => "PK020",
-            Code::PK021 => "PK021",
-            Code::PK022 => "PK022",
-            Code::PK023 => "PK023",
-            Code::PK024 => "PK024",
-            Code::PK025 => "PK025",
-            Code::PK026 => "PK026",
-            Code::PK030 => "PK030",
-            Code::PK031 => "PK031",
-            Code::PK032 => "PK032",
-            Code::PK033 => "PK033",
-            Code::PK034 => "PK034",
-            Code::PK035 => "PK035",
-            Code::PK036 => "PK036",
-            Code::PK037 => "PK037",
-            Code::PK038 => "PK038",
-            Code::PK039 => "PK039",
-            Code::PK040 => "PK040",
-            Code::PK041 => "PK041",
-            Code::PK042 => "PK042",
-            Code::PK043 => "PK043",
-        }
-    }
+    /// PNG: a truecolour image in a bank that has no palette file.
+    PK044,
+    /// The build (Ninja) failed: the messages before it say why.
+    PK045,
+    /// An internal error: a bug in packer.
+    PK099,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -282,7 +268,61 @@ impl From<Diagnostic> for Blocked {
     }
 }
 
+/// The diagnostics an error reaching the top carries, each naming a path: a [`Blocked`]'s
+/// own (those without a file get `dir`, the workspace), else one made from the error chain —
+/// PK019 for an I/O error, PK099 (a bug) for anything else.
+pub fn diagnostics_of(e: &anyhow::Error, dir: &str) -> Vec<Diagnostic> {
+    let mut diags = match e.downcast_ref::<Blocked>() {
+        Some(b) => b.0.clone(),
+        None if e.chain().any(|c| c.is::<std::io::Error>()) => vec![Diagnostic::error(
+            Code::PK019,
+            format!("{e:#}"),
+            "check that the path exists and that you may read and write it (and that the disk is not full)",
+        )],
+        None => vec![Diagnostic::error(
+            Code::PK099,
+            format!("{e:#}"),
+            "this is a bug in packer: please report it with the command you ran and this message",
+        )],
+    };
+    for d in diags.iter_mut().filter(|d| d.file.is_none()) {
+        d.file = Some(dir.to_string());
+    }
+    diags
+}
+
 /// Shorthand: fail with one blocking diagnostic.
 pub fn fail<T>(d: Diagnostic) -> anyhow::Result<T> {
     Err(Blocked(vec![d]).into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The codes listed in doc/diagnostics.md's table, in order.
+    fn documented() -> Vec<String> {
+        let doc = include_str!("../doc/diagnostics.md");
+        doc.lines().filter_map(|l| l.strip_prefix("| PK")).map(|rest| format!("PK{}", &rest[..3])).collect()
+    }
+
+    #[test]
+    fn every_code_is_documented_and_every_documented_code_exists() {
+        let ours: Vec<String> = Code::ALL.iter().map(|c| c.as_str().to_string()).collect();
+        assert_eq!(documented(), ours, "doc/diagnostics.md lists exactly the codes of `Code`, in order");
+        let mut sorted = ours.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted, ours, "codes are unique and in numeric order");
+    }
+
+    #[test]
+    fn a_diagnostic_renders_in_the_one_form() {
+        let d =
+            Diagnostic::error(Code::PK005, "input file does not exist", "create it").file("assets/a/x.bin").asset("a");
+        assert_eq!(
+            d.render(false),
+            "assets/a/x.bin: error[PK005]: input file does not exist (asset `a`)\n  fix: create it"
+        );
+    }
 }

@@ -246,9 +246,13 @@ pub fn run(dir: &Path, opts: &Options) -> anyhow::Result<Report> {
     if opts.regen && opts.prefix.is_some() && report.ninja_written {
         // Ninja reloads only the top-level manifest: a file pulled in with subninja keeps its
         // old graph for the rest of this run, which would build the wrong set of assets.
-        anyhow::bail!(
-            "{} changed (assets were added, removed or moved) after Ninja loaded it through subninja; run ninja again",
-            opts.ninja_file
+        return crate::diag::fail(
+            Diagnostic::error(
+                Code::PK029,
+                "changed (assets were added, removed or moved) after Ninja loaded it through subninja",
+                "run ninja again: it reloads the new graph",
+            )
+            .file(&opts.ninja_file),
         );
     }
     if opts.regen {
@@ -329,6 +333,8 @@ fn plan(ws: &Workspace, g: &graph::Graph, opts: &Options) -> anyhow::Result<Plan
         let sources: Vec<String> = a.files().map(|f| root.join(f).to_string()).collect();
         gen_inputs.push(format!("{root}/{}", crate::decl::FILE));
         gen_inputs.push(root.to_string());
+        // Every directory an input pattern listed: a file added there changes the inputs.
+        gen_inputs.extend(a.walked.iter().map(|d| d.to_string()));
         gen_inputs.extend(sources.iter().cloned());
         let n = sources.len();
         edges.push(AssetEdge {
@@ -374,9 +380,12 @@ fn state_options(opts: &Options) -> String {
 /// Records what this run read (registry, declarations, sources) and wrote (key files,
 /// build.ninja, depfile) for the next run's fast path.
 fn record_state(dir: &Path, opts: &Options, options: String, plan: &Plan, assets: &[Asset]) {
-    // Root directories are generator inputs for Ninja but decide nothing in gen's output; the
-    // packer binary is covered by the options' stamp.
-    let roots: std::collections::HashSet<String> = assets.iter().map(|a| a.root_in_project().to_string()).collect();
+    // Root directories are generator inputs for Ninja but decide nothing in gen's output,
+    // unless an input pattern listed them; the packer binary is covered by the options' stamp.
+    let walked: std::collections::HashSet<String> =
+        assets.iter().flat_map(|a| a.walked.iter().map(|d| d.to_string())).collect();
+    let roots: std::collections::HashSet<String> =
+        assets.iter().map(|a| a.root_in_project().to_string()).filter(|r| !walked.contains(r)).collect();
     let mut inputs: Vec<String> =
         plan.gen_inputs.iter().filter(|p| !roots.contains(*p) && !Path::new(p).is_absolute()).cloned().collect();
     // The key files are covered by their directory, one stat instead of one per asset: only

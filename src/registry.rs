@@ -55,7 +55,7 @@ impl Registry {
                     Diagnostic::error(
                         Code::PK001,
                         format!("cannot read the registry: {e}"),
-                        "run `packer init` in the project directory, or pass -C <project>",
+                        "run packer inside a workspace (any directory below the one holding assets/), pass -C <project>, or create one with `packer init` in the project directory",
                     )
                     .file(p.display()),
                 )

@@ -29,9 +29,16 @@ pub fn run_ninja(dir: &Path, file: &str, args: &[String], quiet_stdout: bool) ->
     if quiet_stdout {
         c.stdout(std::process::Stdio::from(std::io::stderr()));
     }
-    let status = c.status()?;
+    let status = c.status().map_err(|e| anyhow::anyhow!("cannot run {ninja}: {e}"))?;
     if !status.success() {
-        anyhow::bail!("{ninja} failed ({status})");
+        return fail(
+            Diagnostic::error(
+                Code::PK045,
+                format!("{ninja} failed ({status})"),
+                "the messages above name the asset and file; fix them and build again",
+            )
+            .file(file),
+        );
     }
     Ok(())
 }

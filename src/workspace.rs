@@ -23,6 +23,10 @@ pub struct Asset {
     /// Files found while reading the declared inputs (a map's external tilesets), relative
     /// to the root: sources like the declared ones, but not listed in asset.json.
     pub discovered: Vec<RelPath>,
+    /// Directories whose listing decided what the input patterns matched, relative to the
+    /// project directory (the root itself among them): inputs of the generator edge, so that
+    /// a file added to or removed from them re-runs gen.
+    pub walked: Vec<RelPath>,
 }
 
 impl Asset {
@@ -35,7 +39,7 @@ impl Asset {
     pub fn declared_files(&self) -> impl Iterator<Item = &RelPath> {
         self.decl.inputs.values().flatten().filter_map(|i| match i {
             InputRef::File(p) => Some(p),
-            InputRef::Asset(_) => None,
+            InputRef::Pattern(_) | InputRef::Asset(_) => None,
         })
     }
 
@@ -43,7 +47,7 @@ impl Asset {
     pub fn asset_refs(&self) -> impl Iterator<Item = &str> {
         self.decl.inputs.values().flatten().filter_map(|i| match i {
             InputRef::Asset(n) => Some(n.as_str()),
-            InputRef::File(_) => None,
+            InputRef::File(_) | InputRef::Pattern(_) => None,
         })
     }
 
@@ -51,6 +55,12 @@ impl Asset {
     pub fn root_in_project(&self) -> RelPath {
         project_path(&self.root)
     }
+}
+
+/// The workspace that `start` is in, as git and cargo find theirs: `start` or the nearest
+/// directory above it that holds `assets/.prometeu/index.json`.
+pub fn find_enclosing(start: &Path) -> Option<PathBuf> {
+    start.ancestors().find(|d| crate::registry::path(&d.join(ASSETS)).is_file()).map(Path::to_path_buf)
 }
 
 /// `assets/<p>`: a path below the assets directory, relative to the project directory.
@@ -130,24 +140,39 @@ impl Workspace {
             }
             // Excluded assets still take part in name uniqueness, so keep them until then.
             assets.push((
-                Asset { id: entry.asset_id, root: entry.root.clone(), decl, discovered: Vec::new() },
+                Asset {
+                    id: entry.asset_id,
+                    root: entry.root.clone(),
+                    decl,
+                    discovered: Vec::new(),
+                    walked: Vec::new(),
+                },
                 entry.included_in_build,
             ));
         }
         check_names(assets.iter().map(|(a, _)| a), &mut diags);
         let mut assets: Vec<Asset> = assets.into_iter().filter_map(|(a, inc)| inc.then_some(a)).collect();
         assets.sort_by_key(|a| a.id);
-        // One lstat or more per input: on every core too.
+        // Patterns expanded, then one lstat or more per input: on every core too.
         let checked = crate::step::parallel_map(&assets, |a| {
+            let mut a = a.clone();
             let mut found = Diagnostics::default();
-            check_inputs(dir, a, &mut found);
-            let discovered = (a.decl.ty == AssetType::Tilemap).then(|| discover(dir, a, &mut found));
-            Ok((found, discovered))
+            if !expand(dir, &mut a, &mut found) {
+                return Ok((a, found));
+            }
+            check_inputs(dir, &a, &mut found);
+            if a.decl.ty == AssetType::Tilemap {
+                a.discovered = discover(dir, &a, &mut found);
+            }
+            Ok((a, found))
         })?;
-        for (a, (found, discovered)) in assets.iter_mut().zip(checked) {
-            diags.0.extend(found.0);
-            a.discovered = discovered.unwrap_or_default();
-        }
+        let assets: Vec<Asset> = checked
+            .into_iter()
+            .map(|(a, found)| {
+                diags.0.extend(found.0);
+                a
+            })
+            .collect();
         check_refs(&assets, &mut diags);
         Ok(Workspace { dir: dir.to_path_buf(), registry, assets, diags, read })
     }
@@ -211,6 +236,21 @@ fn check_names<'a>(assets: impl Iterator<Item = &'a Asset>, diags: &mut Diagnost
             );
         }
     }
+}
+
+/// Expands the asset's input patterns (recording the directories walked); false when a
+/// pattern matched nothing or the expanded inputs do not fit the type.
+fn expand(dir: &Path, a: &mut Asset, diags: &mut Diagnostics) -> bool {
+    if !a.decl.has_patterns() {
+        return true;
+    }
+    let root = a.root_in_project();
+    let file = root.join(&rel(decl::FILE));
+    let (walked, found) = a.decl.expand(&root.under(dir), file.as_str());
+    a.walked = walked.into_iter().map(|d| d.map(|d| root.join(&d)).unwrap_or_else(|| root.clone())).collect();
+    let ok = !found.iter().any(|d| d.blocking);
+    diags.0.extend(found.into_iter().map(|d| d.asset(&a.decl.name)));
+    ok
 }
 
 fn check_inputs(dir: &Path, a: &Asset, diags: &mut Diagnostics) {

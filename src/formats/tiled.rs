@@ -39,7 +39,7 @@
 //!   the file that declares it (the map for embedded tilesets and for `.tsx`
 //!   references, the `.tsx` for its image), then `.` and empty components are
 //!   dropped and `..` removes the previous component lexically. Leading `..`
-//!   that climb above the map's directory are kept (`../shared/a.png`).
+//!   that climb above the map's directory are kept (`../common/a.png`).
 //!   Absolute paths (leading `/`, or a first component with `:` such as
 //!   `C:` or `file:`) are rejected as unsupported.
 //! * **External tilesets**: `.tsj` / `.json` are read as JSON tilesets,
@@ -1225,7 +1225,7 @@ mod tests {
     fn path_normalization() {
         assert_eq!(join_normalize("tilesets", "../tiles/props.png").unwrap(), "tiles/props.png");
         assert_eq!(join_normalize("", "./a//b/../c.png").unwrap(), "a/c.png");
-        assert_eq!(join_normalize("", "../shared/a.png").unwrap(), "../shared/a.png");
+        assert_eq!(join_normalize("", "../common/a.png").unwrap(), "../common/a.png");
         assert_eq!(join_normalize("a", "..\\..\\..\\b.png").unwrap(), "../../b.png");
         assert_eq!(join_normalize("x/y", "z.png").unwrap(), "x/y/z.png");
         assert!(is_unsupported(&join_normalize("", "/abs/a.png").unwrap_err(), "absolute"));
@@ -1543,10 +1543,10 @@ mod tests {
                 "{name}"
             );
         }
-        let text = replaced("map_csv.tmx", "<layer id=\"1\"", "<tileset firstgid=\"30\" source=\"./tilesets/../tilesets/props.tsx\"/>\n <tileset firstgid=\"40\" source=\"../shared/more.tsx\"/>\n <layer id=\"1\"");
+        let text = replaced("map_csv.tmx", "<layer id=\"1\"", "<tileset firstgid=\"30\" source=\"./tilesets/../tilesets/props.tsx\"/>\n <tileset firstgid=\"40\" source=\"../common/more.tsx\"/>\n <layer id=\"1\"");
         assert_eq!(
             external_tilesets(text.as_bytes(), "m.tmx").unwrap(),
-            vec!["tilesets/props.tsx".to_string(), "../shared/more.tsx".to_string()]
+            vec!["tilesets/props.tsx".to_string(), "../common/more.tsx".to_string()]
         );
         assert!(matches!(external_tilesets(b"<map", "m.tmx"), Err(TiledError::Syntax { .. })));
     }

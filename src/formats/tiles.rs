@@ -446,9 +446,9 @@ mod tests {
     use png::{BitDepth, ColorType};
     use std::path::{Path, PathBuf};
 
-    /// PngSuite, from the shared corpus beside the project (`../shared/corpus/pngsuite`).
+    /// PngSuite, copied into the repository with its licence (`fixtures/pngsuite`).
     fn corpus_dir() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/pngsuite")
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/pngsuite")
     }
 
     /// Test palette: 0 black, 1 red, 2 green, 3 blue, 4 #808080, 5 white.

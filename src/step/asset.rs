@@ -350,9 +350,16 @@ pub fn own_key(o: &AssetStepOptions, ty: crate::decl::AssetType, step: &str, ver
     Ok(KeyFile::new(keys::Mode::resolve(false, false), &keyed))
 }
 
-/// Reads and parses `<root>/asset.json` for a step run by hand.
+/// Reads and parses `<root>/asset.json` for a step run by hand, its patterns expanded.
 pub fn read_declaration(root: &Path) -> anyhow::Result<crate::decl::Declaration> {
-    crate::decl::read(&root.join(crate::decl::FILE), "pass the asset root directory with --root")
+    let file = root.join(crate::decl::FILE);
+    let mut decl = crate::decl::read(&file, "pass the asset root directory with --root")?;
+    let (_, found) = decl.expand(root, &file.display().to_string());
+    if found.iter().any(|d| d.blocking) {
+        return Err(crate::diag::Blocked(found).into());
+    }
+    found.iter().for_each(|d| eprintln!("{d}"));
+    Ok(decl)
 }
 
 /// Hashes the input files of a declaration, for a step run by hand.
@@ -388,7 +395,7 @@ pub fn resolve_refs(project: &Path, decl: &crate::decl::Declaration) -> anyhow::
         .flatten()
         .filter_map(|i| match i {
             crate::decl::InputRef::Asset(n) => Some(n.as_str()),
-            crate::decl::InputRef::File(_) => None,
+            crate::decl::InputRef::File(_) | crate::decl::InputRef::Pattern(_) => None,
         })
         .collect();
     if refs.is_empty() {

@@ -104,7 +104,11 @@ fn decode_one(ctx: &Ctx, name: &str, palette: &[Rgb]) -> anyhow::Result<IndexedI
     let params = if indexed { json!({}) } else { json!({"palette": palette.iter().map(hex).collect::<Vec<_>>()}) };
     let doc = ctx.input_doc("tiles.decode", DECODE_VERSION, name, params)?;
     let encoded = ctx.per_input(name, doc, || {
-        let img = tiles::decode_png(ctx.source(name)?, palette).map_err(|e| diagnose(ctx, name, &e))?;
+        let img = tiles::decode_png(ctx.source(name)?, palette).map_err(|e| match e {
+            // Nothing to match against: not a wrong colour, a missing palette file.
+            TilesError::ColourNotInPalette { .. } if palette.is_empty() => no_palette(ctx, name),
+            e => diagnose(ctx, name, &e),
+        })?;
         Ok(encode_image(&img))
     })?;
     decode_image(&encoded).ok_or_else(|| anyhow::anyhow!("cached decode of {name} is malformed"))
@@ -136,6 +140,24 @@ fn bank_error_file(e: &TilesError, inputs: &[String]) -> String {
         TilesError::BadSize { input, .. } | TilesError::OverCapacity { input, .. } => input.clone(),
         _ => inputs.first().cloned().unwrap_or_default(),
     }
+}
+
+/// A truecolour PNG in a bank with no palette file (and no indexed PNG to take palette 0 from).
+fn no_palette(ctx: &Ctx, name: &str) -> anyhow::Error {
+    let example = ctx.root.join("palette.json");
+    Blocked::from(
+        Diagnostic::error(
+            Code::PK044,
+            "a truecolour PNG needs a palette file to be matched against, and the bank has none",
+            format!(
+                "create {} holding {{\"colors\": [\"#rrggbb\", …]}} (up to 16 colours) and list it in inputs.palettes \
+                 (\"**/*.json\" picks up every palette file), or export the PNG as indexed (16 colours at most)",
+                example.display()
+            ),
+        )
+        .file(ctx.root.join(name).display()),
+    )
+    .into()
 }
 
 /// A format error as a blocking diagnostic naming the file.

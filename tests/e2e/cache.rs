@@ -158,7 +158,13 @@ fn gc_and_stats() {
     assert!(s.json(&["cache", "stats", "--json"])["total_bytes"].as_u64().unwrap() > 0, "recent entries stay");
     s.packer(&["gc", "--max-age", "0"]).ok();
     assert_eq!(s.json(&["cache", "stats", "--json"])["total_bytes"], 0);
-    assert_eq!(s.packer(&["gc"]).code, 1, "gc needs a limit");
+    let usage = s.packer(&["gc"]);
+    assert_eq!(usage.code, 2, "gc needs a limit: a usage error");
+    assert!(
+        usage.stderr.starts_with(".: error[PK028]: packer gc needs --max-age and/or --max-size"),
+        "{}",
+        usage.stderr
+    );
 }
 
 #[test]

@@ -275,3 +275,24 @@ fn gen_with_nothing_changed_takes_the_fast_path_and_notices_every_change() {
     assert!(s.packer(&["gen"]).ok().stderr.contains("2 key files rewritten"), "same size and mtime, other bytes");
     assert_ne!(s.read("build/keys/2.key"), key_b);
 }
+
+#[test]
+fn the_shell_model_of_the_protocol_behaves_as_documented() {
+    // scripts/gating-demo.sh is the 60-line model doc/design.md points at: it must keep
+    // telling the truth with the Ninja under test.
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/gating-demo.sh");
+    let out = std::process::Command::new("bash").arg(script).arg(crate::harness::ninja_bin()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let log = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = log.lines().map(str::trim_end).collect();
+    assert_eq!(
+        lines,
+        [
+            "first build: step build/a.out step build/b.out pack",
+            "no-op:",
+            "touch all: gen",
+            "edit a: gen step build/a.out pack",
+            "deleted key file: gen step build/b.out",
+        ]
+    );
+}
