@@ -52,6 +52,10 @@ enum Cmd {
         /// For a tilemap: the tile_bank whose PNGs its tilesets use.
         #[arg(long, value_name = "BANK")]
         tiles: Option<String>,
+        /// An output.metadata parameter (repeatable): `--set resample=linear`, `--set tile_size=8`.
+        /// VALUE is read as JSON when it parses (numbers, true, objects), else as a string.
+        #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_param)]
+        set: Vec<(String, serde_json::Value)>,
     },
     /// Register an existing asset.json that the registry does not list.
     Adopt { dir: PathBuf },
@@ -375,6 +379,14 @@ impl AssetStepArgs {
     }
 }
 
+fn parse_param(s: &str) -> Result<(String, serde_json::Value), String> {
+    let Some((k, v)) = s.split_once('=').filter(|(k, _)| !k.is_empty()) else {
+        return Err(format!("`{s}` is not KEY=VALUE (e.g. resample=linear)"));
+    };
+    let value = serde_json::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.to_string()));
+    Ok((k.to_string(), value))
+}
+
 fn parse_type(s: &str) -> Result<AssetType, String> {
     AssetType::parse(s).ok_or_else(|| {
         let known: Vec<_> = AssetType::ALL.iter().map(|t| t.name()).collect();
@@ -509,8 +521,8 @@ fn run(cli: Cli, shown_dir: &mut String) -> anyhow::Result<()> {
     let dir = PathBuf::from(".");
     match cmd {
         Cmd::Init { force } => commands::init(&dir, force),
-        Cmd::Add { dir: d, ty, name, sources, tiles } => {
-            commands::add(&dir, &commands::AddOptions { dir: d, ty, name, sources, tiles })
+        Cmd::Add { dir: d, ty, name, sources, tiles, set } => {
+            commands::add(&dir, &commands::AddOptions { dir: d, ty, name, sources, tiles, set })
         }
         Cmd::Adopt { dir: d } => commands::adopt(&dir, &d),
         Cmd::Forget { asset } => commands::forget(&dir, &asset),
@@ -624,7 +636,8 @@ fn run(cli: Cli, shown_dir: &mut String) -> anyhow::Result<()> {
             clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut std::io::stdout())?;
             Ok(())
         }
-        Cmd::Inspect { file, json } => commands::inspect(&dir.join(file), json),
+        // The working directory is the project: a path shown as typed.
+        Cmd::Inspect { file, json } => commands::inspect(&file, json),
     }
 }
 

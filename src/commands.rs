@@ -81,6 +81,8 @@ pub struct AddOptions {
     pub sources: Vec<String>,
     /// For a tilemap: the name of its tile_bank.
     pub tiles: Option<String>,
+    /// `output.metadata` parameters (`--set KEY=VALUE`).
+    pub set: Vec<(String, Value)>,
 }
 
 /// `packer add`: writes an asset.json when none exists, then registers the directory. What
@@ -130,8 +132,13 @@ pub fn add(dir: &Path, o: &AddOptions) -> anyhow::Result<()> {
     }
     let inputs = default_inputs(&rdir, &shown, o)?;
     let uuid = uuid::Uuid::new_v4().to_string();
-    let bytes = decl::render_new(&uuid, &name, o.ty, &inputs);
+    let metadata: serde_json::Map<String, Value> = o.set.iter().cloned().collect();
+    let bytes = decl::render_new(&uuid, &name, o.ty, &inputs, &metadata);
     let (decl, diags) = decl::parse(&bytes, &format!("{shown}/{}", decl::FILE));
+    // A parameter the type does not know would be written and then ignored: refuse it here.
+    if let Some(d) = diags.iter().find(|d| d.code == Code::PK004) {
+        return fail(Diagnostic::error(Code::PK024, format!("--set: {}", d.message), d.fix.clone()).file(&shown));
+    }
     let Some(mut decl) = decl else { return Err(crate::diag::Blocked(diags).into()) };
     check_inputs_exist(&rdir, &shown, &mut decl)?;
     fsutil::write_if_changed(&decl_file, &bytes)?;

@@ -559,14 +559,25 @@ pub fn read(file: &std::path::Path, fix: &str) -> anyhow::Result<Declaration> {
 }
 
 /// The `asset.json` text `packer add` writes for a new asset.
-pub fn render_new(uuid: &str, name: &str, ty: AssetType, inputs: &BTreeMap<String, Vec<String>>) -> Vec<u8> {
+/// `metadata` (from `--set`) goes into `output.metadata` when not empty.
+pub fn render_new(
+    uuid: &str,
+    name: &str,
+    ty: AssetType,
+    inputs: &BTreeMap<String, Vec<String>>,
+    metadata: &Map<String, Value>,
+) -> Vec<u8> {
+    let mut output = json!({"format": ty.format(), "codec": "NONE"});
+    if !metadata.is_empty() {
+        output["metadata"] = Value::Object(metadata.clone());
+    }
     let doc = json!({
         "schema_version": 1,
         "asset_uuid": uuid,
         "name": name,
         "type": ty.name(),
         "inputs": inputs,
-        "output": {"format": ty.format(), "codec": "NONE"},
+        "output": output,
         "preload": {"enabled": false},
     });
     let mut bytes = serde_json::to_vec_pretty(&doc).unwrap_or_default();

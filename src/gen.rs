@@ -252,7 +252,8 @@ pub fn run(dir: &Path, opts: &Options) -> anyhow::Result<Report> {
                 "changed (assets were added, removed or moved) after Ninja loaded it through subninja",
                 "run ninja again: it reloads the new graph",
             )
-            .file(&opts.ninja_file),
+            // As the parent build sees it (Ninja runs there).
+            .file(format!("{}/{}", opts.prefix.as_deref().unwrap_or("."), opts.ninja_file)),
         );
     }
     if opts.regen {

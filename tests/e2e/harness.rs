@@ -28,7 +28,7 @@ pub struct Run {
 }
 
 impl Run {
-    fn from(o: Output) -> Run {
+    pub fn from_output(o: Output) -> Run {
         Run {
             code: o.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -101,11 +101,11 @@ impl Space {
     }
 
     pub fn packer(&self, args: &[&str]) -> Run {
-        Run::from(Command::new(packer_bin()).args(args).current_dir(&self.dir).output().expect("run packer"))
+        Run::from_output(Command::new(packer_bin()).args(args).current_dir(&self.dir).output().expect("run packer"))
     }
 
     pub fn ninja(&self, args: &[&str]) -> Run {
-        Run::from(
+        Run::from_output(
             Command::new(ninja_bin())
                 .args(args)
                 .env("NINJA_STATUS", "@@ ")
@@ -266,7 +266,7 @@ impl Space {
         for (k, v) in env {
             c.env(k, v);
         }
-        Run::from(c.output().expect("run packer"))
+        Run::from_output(c.output().expect("run packer"))
     }
 
     pub fn json(&self, args: &[&str]) -> serde_json::Value {

@@ -16,12 +16,15 @@
 mod build;
 mod cache;
 mod diagnostics;
+mod folders;
 mod formats;
 mod gating;
 mod harness;
 mod integrate;
+mod mistakes;
 mod names;
 mod nonstrict;
 mod random;
+mod readme;
 mod steps;
 mod workspace;
