@@ -261,8 +261,20 @@ fn default_inputs(rdir: &Path, shown: &str, o: &AddOptions) -> anyhow::Result<BT
         }
         Ok(())
     };
-    // Banks follow their folder: a file added later is picked up by plain `ninja`.
-    let follow = |list: Vec<String>, pattern: &str| if o.sources.is_empty() { vec![pattern.to_string()] } else { list };
+    // Banks follow their folder: a file added later is picked up by plain `ninja`. Patterns
+    // are case-sensitive, so the extensions are written as the files spell them (`*.PNG`).
+    let follow = |list: Vec<String>| {
+        if !o.sources.is_empty() {
+            return list;
+        }
+        let mut exts: Vec<&str> = list.iter().filter_map(|f| f.rsplit_once('.').map(|(_, e)| e)).collect();
+        exts.sort();
+        exts.dedup();
+        match exts.as_slice() {
+            [one] => vec![format!("**/*.{one}")],
+            many => vec![format!("**/*.{{{}}}", many.join(","))],
+        }
+    };
     let mut inputs = BTreeMap::new();
     match o.ty {
         AssetType::Blob => {
@@ -281,16 +293,16 @@ fn default_inputs(rdir: &Path, shown: &str, o: &AddOptions) -> anyhow::Result<BT
         AssetType::TileBank => {
             let pngs = with_ext(&[".png"]);
             need("tiles", &pngs, "PNG files")?;
-            inputs.insert("tiles".to_string(), follow(pngs, "**/*.png"));
+            inputs.insert("tiles".to_string(), follow(pngs));
             let palettes = with_ext(&[".json"]);
             if !palettes.is_empty() {
-                inputs.insert("palettes".to_string(), follow(palettes, "**/*.json"));
+                inputs.insert("palettes".to_string(), follow(palettes));
             }
         }
         AssetType::SoundBank => {
             let wavs = with_ext(&[".wav"]);
             need("samples", &wavs, "WAV files")?;
-            inputs.insert("samples".to_string(), follow(wavs, "**/*.wav"));
+            inputs.insert("samples".to_string(), follow(wavs));
         }
         AssetType::Tilemap => {
             let maps = with_ext(&[".tmx", ".tmj"]);

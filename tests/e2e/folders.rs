@@ -30,6 +30,18 @@ fn add_writes_a_pattern_for_a_bank() {
 }
 
 #[test]
+fn add_spells_the_extensions_as_the_files_do() {
+    let s = Space::new();
+    s.write("assets/art/A.PNG", &png4(16, 16, |_, _| 1));
+    s.write("assets/art/b.png", &png4(16, 16, |_, _| 2));
+    s.packer(&["add", "assets/art", "--type", "tile_bank"]).ok();
+    let decl: Value = serde_json::from_slice(&s.read("assets/art/asset.json")).unwrap();
+    assert_eq!(decl["inputs"]["tiles"], serde_json::json!(["**/*.{PNG,png}"]));
+    s.build();
+    assert_eq!(tile_count(&s, "art"), 2);
+}
+
+#[test]
 fn a_png_dropped_into_a_globbed_bank_is_picked_up_by_plain_ninja() {
     let s = sprite_bank();
     tick();
