@@ -350,7 +350,10 @@ fn check_refs(assets: &[Asset], diags: &mut Diagnostics) {
                     None => diags.push(
                         Diagnostic::error(
                             Code::PK017,
-                            format!("`@asset:{r}` names no registered asset included in the build"),
+                            format!(
+                                "`@asset:{r}` names no registered asset included in the build{}",
+                                crate::suggest::did_you_mean(r, assets.iter().map(|b| b.decl.name.as_str()))
+                            ),
                             "register that asset, or fix the name",
                         )
                         .file(file)

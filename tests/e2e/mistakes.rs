@@ -145,3 +145,17 @@ fn io_errors_and_usage_errors_take_the_one_form() {
         r.stderr
     );
 }
+
+#[test]
+fn a_misspelt_reference_in_a_hand_written_declaration_gets_the_closest_match_at_gen() {
+    let s = game();
+    s.write("assets/data/alias/asset.json", br#"{"schema_version":1,"asset_uuid":"u-alias","name":"alias","type":"blob","inputs":{"source":["@asset:levle1"]},"output":{"format":"BLOB/raw_v1","codec":"NONE"},"preload":{"enabled":false}}"#);
+    s.packer(&["adopt", "assets/data/alias"]).ok();
+    let r = s.packer(&["gen"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("assets/data/alias/asset.json: error[PK017]: `@asset:levle1` names no registered asset included in the build; did you mean `level1`? (asset `alias`)"),
+        "{}",
+        r.stderr
+    );
+}
