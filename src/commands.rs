@@ -89,11 +89,12 @@ pub struct AddOptions {
 /// it would write is checked first (the name is free, `--source` files exist, `--tiles` names
 /// a registered tile bank), so a mistake leaves neither a declaration nor a registry entry.
 pub fn add(dir: &Path, o: &AddOptions) -> anyhow::Result<()> {
+    let _lock = lock_registry(dir)?;
     let root = asset_root(dir, &o.dir)?;
     let rdir = root_dir(dir, &root);
     let decl_file = rdir.join(decl::FILE);
     if decl_file.exists() {
-        return adopt(dir, &o.dir);
+        return adopt_locked(dir, &o.dir);
     }
     let reg = Registry::load(&dir.join(ASSETS))?;
     let known = listed(dir, &reg);
@@ -143,7 +144,19 @@ pub fn add(dir: &Path, o: &AddOptions) -> anyhow::Result<()> {
     check_inputs_exist(&rdir, &shown, &mut decl)?;
     fsutil::write_if_changed(&decl_file, &bytes)?;
     println!("wrote {}", decl_file.display());
-    adopt(dir, &o.dir)
+    adopt_locked(dir, &o.dir)
+}
+
+/// The registry lock (lock.rs): one registry edit at a time, so that two never allocate the
+/// same id or lose each other's entry.
+fn lock_registry(dir: &Path) -> anyhow::Result<Option<crate::lock::Held>> {
+    let assets = dir.join(ASSETS);
+    if !registry::path(&assets).exists() {
+        // Registry::load reports the missing registry.
+        return Ok(None);
+    }
+    crate::lock::acquire(&crate::lock::registry_lock_path(&assets), crate::lock::Mode::Exclusive, "the registry")
+        .map(Some)
 }
 
 /// A name like `base` that no registered asset has: `base_<kind>` (`level1_map`), then with
@@ -357,6 +370,11 @@ fn files_below(base: &Path, dir: &Path) -> Vec<String> {
 
 /// `packer adopt`: registers an existing asset.json, allocating the next id.
 pub fn adopt(dir: &Path, arg: &Path) -> anyhow::Result<()> {
+    let _lock = lock_registry(dir)?;
+    adopt_locked(dir, arg)
+}
+
+fn adopt_locked(dir: &Path, arg: &Path) -> anyhow::Result<()> {
     let assets = dir.join(ASSETS);
     let mut reg = Registry::load(&assets)?;
     let root = asset_root(dir, arg)?;
@@ -472,6 +490,7 @@ pub fn resolve_asset(dir: &Path, query: &str) -> anyhow::Result<(u64, String)> {
 
 /// `packer forget`: unregisters, keeping the files. The id is never reused.
 pub fn forget(dir: &Path, query: &str) -> anyhow::Result<()> {
+    let _lock = lock_registry(dir)?;
     let assets = dir.join(ASSETS);
     let mut reg = Registry::load(&assets)?;
     let e = resolve(dir, &reg, query)?;
@@ -483,6 +502,7 @@ pub fn forget(dir: &Path, query: &str) -> anyhow::Result<()> {
 
 /// `packer mv`: moves the asset root; id and uuid stay.
 pub fn mv(dir: &Path, query: &str, to: &Path) -> anyhow::Result<()> {
+    let _lock = lock_registry(dir)?;
     let assets = dir.join(ASSETS);
     let mut reg = Registry::load(&assets)?;
     let e = resolve(dir, &reg, query)?;

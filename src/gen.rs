@@ -139,6 +139,14 @@ pub fn plan_keys(dir: &Path, fp: &mut Fingerprints) -> anyhow::Result<Planned> {
 
 /// Runs gen in project directory `dir`.
 pub fn run(dir: &Path, opts: &Options) -> anyhow::Result<Report> {
+    // Everything below reads and writes the build directory's state as one: no step and no
+    // other gen may run meanwhile (lock.rs).
+    let build_dir = dir.join(&opts.build_dir);
+    let _lock = crate::lock::acquire(
+        &crate::lock::build_lock_path(&build_dir),
+        crate::lock::Mode::Exclusive,
+        "the build directory",
+    )?;
     let state_options = state_options(opts);
     // The fingerprints are read only if an input's stat changed: they hold the hash of the
     // bytes gen last used.

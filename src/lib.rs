@@ -21,6 +21,7 @@ pub mod gen;
 pub mod genstate;
 pub mod graph;
 pub mod keys;
+pub mod lock;
 pub mod ninja;
 pub mod pa;
 pub mod pattern;

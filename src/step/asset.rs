@@ -270,6 +270,7 @@ pub fn run_asset_step(
         KeyDoc { dependencies_strong: deps, ..kf.keyed.doc }.keyed()
     };
     let id = o.out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let _locks = super::lock_action(&obj_dir, &id, o.key.is_some())?;
     let action = keys::action_name_str(&id);
     let cache = o.cache.as_ref().map(Cache::new);
     let gate = artifact_gate(&o.out, cache.clone(), kf.mode);

@@ -22,6 +22,22 @@ use crate::diag::{fail, Code, Diagnostic};
 use crate::keys::KeyFile;
 use std::path::{Path, PathBuf};
 
+/// The locks a step holds while it runs (lock.rs): the build directory's, shared, then its
+/// action's, exclusive. Taken when the step runs in a build directory — with a key file (as
+/// build.ninja runs it), or where a build's lock file already is; a step run by hand into a
+/// directory of its own takes none.
+pub fn lock_action(obj_dir: &Path, action_file: &str, keyed: bool) -> anyhow::Result<Vec<crate::lock::Held>> {
+    use crate::lock::{acquire, action_lock_path, build_lock_path, Mode};
+    let build_dir = obj_dir.parent().map(Path::to_path_buf).unwrap_or_default();
+    let build_lock = build_lock_path(&build_dir);
+    if !keyed && !build_lock.exists() {
+        return Ok(Vec::new());
+    }
+    let build = acquire(&build_lock, Mode::Shared, "the build directory")?;
+    let action = acquire(&action_lock_path(obj_dir, action_file), Mode::Exclusive, &format!("action {action_file}"))?;
+    Ok(vec![build, action])
+}
+
 /// Reads a key file written by gen.
 pub fn read_key_file(path: &Path) -> anyhow::Result<KeyFile> {
     let bytes = match std::fs::read(path) {

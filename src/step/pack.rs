@@ -92,6 +92,7 @@ pub fn outputs(out_dir: &Path) -> Vec<Output> {
 }
 
 pub fn run(o: &Options) -> anyhow::Result<Outcome> {
+    let _locks = super::lock_action(&o.obj_dir, "pack", o.key.is_some())?;
     let mut doc = match o.key.as_deref().map(super::read_key_file) {
         Some(Ok(kf)) => kf.keyed.doc,
         Some(Err(e)) => {
@@ -101,7 +102,7 @@ pub fn run(o: &Options) -> anyhow::Result<Outcome> {
         None => own_doc(o)?,
     };
     let step_key: StepKey = serde_json::from_value(doc.step_key.clone()).context("pack key document")?;
-    let prefixes = artifact_prefixes(o, &step_key.assets)?;
+    let prefixes = artifact_prefixes(o, &step_key.assets);
     let pairs: Vec<(&PackEntry, &PathBuf)> = step_key.assets.iter().zip(&prefixes).collect();
     let records = super::parallel_map(&pairs, |(e, prefix)| {
         let rec_path = super::with_ext(prefix, "rec");
@@ -149,15 +150,16 @@ fn missing_artifact(path: &Path, name: &str) -> Diagnostic {
     .asset(name)
 }
 
-/// Artifact prefixes (`<obj_dir>/<id>`) in table order. The response file Ninja wrote (its
-/// lines are the shell-quoted `$in_newline`: the key file, then each `<id>.bin`) is checked
-/// against the key: the same assets, in the same order. Only the file names are used, since
-/// its paths are relative to Ninja's directory, which differs from ours under a `--prefix`.
-/// Ninja deletes it after a successful run, so a run by hand goes by the key alone.
-fn artifact_prefixes(o: &Options, assets: &[PackEntry]) -> anyhow::Result<Vec<PathBuf>> {
+/// Artifact prefixes (`<obj_dir>/<id>`) in table order: the key file's assets. The response
+/// file Ninja wrote (its lines are the shell-quoted `$in_newline`: the key file, then each
+/// `<id>.bin`) is only compared with it, and a difference is a warning: the key file is what
+/// gen planned, and two Ninjas building one workspace at once write and delete the same
+/// response file under each other (one read it empty). Only the file names are compared,
+/// since its paths are relative to Ninja's directory, which differs from ours under a
+/// `--prefix`. Ninja deletes it after a successful run, so a run by hand goes by the key alone.
+fn artifact_prefixes(o: &Options, assets: &[PackEntry]) -> Vec<PathBuf> {
     let prefixes = assets.iter().map(|e| o.obj_dir.join(e.asset_id.to_string())).collect();
-    let Some(rsp) = o.rsp.as_ref().filter(|r| r.exists()) else { return Ok(prefixes) };
-    let text = std::fs::read_to_string(rsp).with_context(|| format!("reading response file {}", rsp.display()))?;
+    let Some(text) = o.rsp.as_ref().and_then(|r| std::fs::read_to_string(r).ok()) else { return prefixes };
     let ids: Vec<String> = text
         .lines()
         .map(escape::unshell)
@@ -165,20 +167,13 @@ fn artifact_prefixes(o: &Options, assets: &[PackEntry]) -> anyhow::Result<Vec<Pa
         .collect();
     let expected: Vec<String> = assets.iter().map(|e| e.asset_id.to_string()).collect();
     if ids != expected {
-        return fail(
-            Diagnostic::error(
-                Code::PK021,
-                format!(
-                    "the response file lists {} artifacts, the key {} assets, not the same ones",
-                    ids.len(),
-                    expected.len()
-                ),
-                "run `packer gen` (or `ninja` again): build.ninja and the key files disagree",
-            )
-            .file(rsp.display()),
+        eprintln!(
+            "packer: warning: the response file lists {} artifacts, the key {} assets; going by the key (is another build running?)",
+            ids.len(),
+            expected.len()
         );
     }
-    Ok(prefixes)
+    prefixes
 }
 
 /// An artifact as the pack needs it: its payload's path and size (the bytes are read straight

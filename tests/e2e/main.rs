@@ -15,6 +15,7 @@
 
 mod build;
 mod cache;
+mod concurrent;
 mod diagnostics;
 mod folders;
 mod formats;
