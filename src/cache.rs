@@ -98,23 +98,15 @@ impl Cache {
     /// unless some artifact already holds that weak key.
     pub fn put(&self, rec: &Record, outputs: &[Vec<u8>]) -> anyhow::Result<()> {
         let digests: Vec<String> = outputs.iter().map(|b| keys::hash_bytes(b)).collect();
-        self.put_hashed(rec, digests.iter().zip(outputs).map(|(d, b)| NewBlob { digest: d, bytes: b, file: None }))
+        self.put_hashed(rec, digests.iter().zip(outputs).map(|(d, b)| NewBlob { digest: d, bytes: b }))
     }
 
     /// [`Cache::put`] with each blob's digest already known (a step's outputs are hashed once,
-    /// for its record). A blob whose bytes are also in a file (an output just written) is
-    /// stored as a hard link of that file when the filesystem allows: no second copy, and
-    /// replacing the output later frees nothing.
+    /// for its record). Objects are files of their own, never links of build outputs: a tool
+    /// that rewrites an output in place cannot reach the cache (design.md).
     pub fn put_hashed<'a>(&self, rec: &Record, blobs: impl IntoIterator<Item = NewBlob<'a>>) -> anyhow::Result<()> {
         for b in blobs {
-            let path = self.path(Kind::Cas, b.digest);
-            let linked = match b.file {
-                Some((file, ino)) => fsutil::link_once(file, ino, &path)?,
-                None => false,
-            };
-            if !linked {
-                fsutil::write_once(&path, b.bytes)?;
-            }
+            fsutil::write_once(&self.path(Kind::Cas, b.digest), b.bytes)?;
         }
         let bytes = canon::to_vec(&rec.entry())?;
         fsutil::write_once(&self.path(Kind::Ac, &rec.key.strong), &bytes)?;
@@ -276,12 +268,10 @@ impl Cache {
     }
 }
 
-/// A blob to store: its digest and bytes and, when the bytes are also in a file, that file
-/// and its inode (the file is linked only while it is still that inode).
+/// A blob to store: its digest and bytes.
 pub struct NewBlob<'a> {
     pub digest: &'a str,
     pub bytes: &'a [u8],
-    pub file: Option<(&'a Path, u64)>,
 }
 
 /// Blobs up to this size are returned with their bytes; larger ones only as a path.

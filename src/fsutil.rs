@@ -63,57 +63,32 @@ fn atomic_write(path: &Path, bytes: &[u8], replace: bool) -> anyhow::Result<bool
     }
 }
 
-/// Stores `src` as the immutable entry `path` by a hard link, if `src` is still inode `ino`
-/// (the file the caller wrote, not one that replaced it since) and the filesystem allows it.
-/// Returns whether `path` now exists (linked, or already there); `false` means "write it".
-pub fn link_once(src: &Path, ino: u64, path: &Path) -> anyhow::Result<bool> {
-    use std::os::unix::fs::MetadataExt;
-    if path.exists() {
-        return Ok(true);
-    }
+/// Replaces `path` with the content of the file `src` (a verified cache object), atomically,
+/// as a file of its own: a reflink where the filesystem has them (btrfs, XFS: shared blocks,
+/// copied on write, so no data is written and neither file can change the other), else a
+/// copy made in the kernel (`copy_file_range`); then a rename over `path`. Never a hard link:
+/// a tool that rewrites an output in place must not reach the cache object behind it.
+///
+/// With `keep_mtime` the new file gets the object's mtime, as a hard link would have: what
+/// gen's bulk restore needs, so that the artifact looks to Ninja as it did when it was built
+/// (doc/design.md, "The gating protocol").
+pub fn replace_from(src: &Path, path: &Path, keep_mtime: bool) -> anyhow::Result<()> {
     let dir = dir_of(path);
-    let make = || tempfile::Builder::new().prefix(".packer-tmp").make_in(dir, |p| std::fs::hard_link(src, p));
-    let tmp = match make() {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !dir.exists() => {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-            make()
-        }
-        r => r,
-    };
-    let Ok(tmp) = tmp else { return Ok(false) };
-    if std::fs::metadata(tmp.path()).map(|m| m.ino()).ok() != Some(ino) {
-        return Ok(false);
-    }
-    match tmp.persist_noclobber(path) {
-        Ok(_) => Ok(true),
-        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(true),
-        Err(e) => Err(e.error).with_context(|| format!("writing {}", path.display())),
-    }
-}
-
-/// Replaces `path` with the content of the file `src` (a verified cache object), atomically:
-/// as a hard link when `link` is set and the filesystem allows it (no data written at all),
-/// else as a copy made in the kernel (`copy_file_range`, no buffer in between); then a rename
-/// over `path`. A linked output shares its inode with the cache object: packer never writes a
-/// file in place, and a cache read verifies the object, so neither can spoil the other.
-pub fn replace_from(src: &Path, path: &Path, link: bool) -> anyhow::Result<()> {
-    let dir = dir_of(path);
-    let builder = || {
-        let mut b = tempfile::Builder::new();
-        b.prefix(".packer-tmp");
-        b
-    };
-    if link {
-        if let Ok(tmp) = builder().make_in(dir, |p| std::fs::hard_link(src, p)) {
-            return persist_over(tmp.into_temp_path(), path);
-        }
-    }
     let mut from = std::fs::File::open(src).with_context(|| format!("reading {}", src.display()))?;
-    let mut tmp = builder()
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".packer-tmp")
         .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
         .tempfile_in(dir)
         .with_context(|| format!("creating a temp file in {}", dir.display()))?;
-    std::io::copy(&mut from, tmp.as_file_mut()).with_context(|| format!("writing {}", path.display()))?;
+    if rustix::fs::ioctl_ficlone(tmp.as_file(), &from).is_err() {
+        std::io::copy(&mut from, tmp.as_file_mut()).with_context(|| format!("writing {}", path.display()))?;
+    }
+    if keep_mtime {
+        let mtime = from.metadata().and_then(|m| m.modified());
+        if let Ok(t) = mtime {
+            tmp.as_file().set_modified(t).with_context(|| format!("writing {}", path.display()))?;
+        }
+    }
     persist_over(tmp.into_temp_path(), path)
 }
 
@@ -229,7 +204,7 @@ mod tests {
     }
 
     #[test]
-    fn replace_from_links_or_copies_atomically() {
+    fn replace_from_copies_atomically_into_a_file_of_its_own() {
         use std::os::unix::fs::MetadataExt;
         let dir = tempfile::tempdir().unwrap();
         let (src, out) = (dir.path().join("object"), dir.path().join("out/x.bin"));
@@ -237,14 +212,19 @@ mod tests {
         std::fs::create_dir(dir.path().join("out")).unwrap();
         std::fs::write(&out, b"old").unwrap();
         replace_from(&src, &out, true).unwrap();
+        assert_eq!(
+            std::fs::metadata(&out).unwrap().modified().unwrap(),
+            std::fs::metadata(&src).unwrap().modified().unwrap()
+        );
         assert_eq!(std::fs::read(&out).unwrap(), b"cached bytes");
-        assert_eq!(std::fs::metadata(&out).unwrap().ino(), std::fs::metadata(&src).unwrap().ino(), "a link");
-        // Replacing the output never touches the object it was linked from.
-        write_if_changed(&out, b"new").unwrap();
+        assert_ne!(std::fs::metadata(&out).unwrap().ino(), std::fs::metadata(&src).unwrap().ino(), "not a link");
+        // Writing into the output in place never reaches the object.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&out)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, b"X"))
+            .unwrap();
         assert_eq!(std::fs::read(&src).unwrap(), b"cached bytes");
-        replace_from(&src, &out, false).unwrap();
-        assert_eq!(std::fs::read(&out).unwrap(), b"cached bytes");
-        assert_ne!(std::fs::metadata(&out).unwrap().ino(), std::fs::metadata(&src).unwrap().ino(), "a copy");
         assert_eq!(std::fs::read_dir(dir.path().join("out")).unwrap().count(), 1, "no temp file left behind");
     }
 }

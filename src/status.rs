@@ -7,10 +7,10 @@ use crate::cache::{self, Cache};
 use crate::fingerprint::Fingerprints;
 use crate::gen;
 use crate::keys::{self, Change, KeyDoc, Keyed, Mode};
-use crate::step::{self, How, Outcome, Record};
+use crate::step::{self, How, Outcome};
 use serde::Serialize;
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Where to look: build directory, cache, mode.
 pub struct Options {
@@ -55,10 +55,8 @@ pub fn status(dir: &Path, o: &Options) -> anyhow::Result<Vec<ActionStatus>> {
         p.ws.assets.iter().map(|a| (keys::action_name(a.id), a.decl.name.clone())).collect();
     let mut out = Vec::new();
     for (a, k) in p.ws.assets.iter().zip(&p.keys) {
-        let rec = step::read_record(&step::with_ext(&obj.join(a.id.to_string()), "rec"));
-        let outputs =
-            [step::with_ext(&obj.join(a.id.to_string()), "bin"), step::with_ext(&obj.join(a.id.to_string()), "json")];
-        let s = judge(k, rec.as_ref(), &outputs, cache.as_ref(), o.mode, &names);
+        let gate = step::artifact_gate(&obj.join(a.id.to_string()), cache.clone(), o.mode);
+        let s = judge(k, &gate, o.mode, &names);
         out.push(ActionStatus {
             action: keys::action_name(a.id),
             asset_id: Some(a.id),
@@ -66,38 +64,36 @@ pub fn status(dir: &Path, o: &Options) -> anyhow::Result<Vec<ActionStatus>> {
             ..s
         });
     }
-    let rec = step::read_record(&obj.join("pack.rec"));
-    let outputs: Vec<PathBuf> = step::pack::outputs(&dir.join(&o.build_dir)).into_iter().map(|x| x.path).collect();
-    let s = judge(&p.pack, rec.as_ref(), &outputs, cache.as_ref(), Mode::Strict, &names);
+    let gate = step::pack::gate(&obj, &dir.join(&o.build_dir), cache.clone());
+    let s = judge(&p.pack, &gate, Mode::Strict, &names);
     out.push(ActionStatus { action: "pack".into(), asset_id: None, name: "assets.pa".into(), ..s });
     Ok(out)
 }
 
-fn judge(
-    k: &Keyed,
-    rec: Option<&Record>,
-    outputs: &[PathBuf],
-    cache: Option<&Cache>,
-    mode: Mode,
-    names: &[(String, String)],
-) -> ActionStatus {
+/// The verdict for one action: up to date by the step's own rule ([`step::Gate::up_to_date`],
+/// outputs checked by stat and digest), else what the step will do and why.
+fn judge(k: &Keyed, gate: &step::Gate, mode: Mode, names: &[(String, String)]) -> ActionStatus {
+    let cache = gate.cache.as_ref();
     let in_cache = cache.is_some_and(|c| c.has(cache::Kind::Ac, &k.strong));
     let weak_in_cache = mode == Mode::NonStrict && cache.is_some_and(|c| c.has(cache::Kind::AcWeak, &k.weak));
-    let intact = rec.is_some_and(|r| r.outputs.len() == outputs.len() && outputs.iter().all(|p| p.exists()));
+    let rec = step::read_record(&gate.record);
+    let verdict = gate.up_to_date(k);
     let mut reasons = Vec::new();
-    let expect = match rec {
-        Some(r) if r.key.strong == k.strong && intact => "up-to-date",
-        Some(r) if mode == Mode::NonStrict && r.key.weak == k.weak && intact => {
+    let expect = match verdict {
+        Some(Outcome::UpToDate) => "up-to-date",
+        Some(_) => {
             reasons.push(Reason::plain(
                 "weak",
                 "non-strict: the artifact in use matches the weak key but was built against other dependency versions",
             ));
             "up-to-date"
         }
-        _ => {
-            match rec {
+        None => {
+            match &rec {
                 None => reasons.push(Reason::plain("first-build", "first build: no record of a previous build")),
-                Some(r) if r.key.strong == k.strong => reasons.push(Reason::plain("outputs", "outputs are missing")),
+                Some(r) if r.key.strong == k.strong => {
+                    reasons.push(Reason::plain("outputs", "outputs are missing or damaged"))
+                }
                 Some(r) => reasons.extend(keys::diff(&r.key.doc, &k.doc).into_iter().map(|c| reason(c, names))),
             }
             if in_cache {

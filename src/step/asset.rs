@@ -238,7 +238,7 @@ pub fn artifact_gate(out: &Path, cache: Option<Cache>, mode: keys::Mode) -> Gate
         cache,
         mode,
         obj_dir,
-        links: true,
+        restore_keeps_mtime: true,
     }
 }
 

@@ -83,8 +83,8 @@ fn read_local(path: &Path) -> Option<Local> {
     serde_json::from_slice(&std::fs::read(path).ok()?).ok()
 }
 
-/// What an output is written from: bytes a step made, or a verified cache object (hard
-/// linked when the flag is set, else copied).
+/// What an output is written from: bytes a step made, or a verified cache object (copied,
+/// with the object's mtime when the flag is set).
 enum Content<'a> {
     Bytes(&'a [u8]),
     Blob(&'a cache::Blob, bool),
@@ -122,11 +122,10 @@ pub struct Gate {
     pub cache: Option<Cache>,
     pub mode: Mode,
     pub obj_dir: PathBuf,
-    /// Whether outputs may share their inode with cache objects (stored into the cache, and
-    /// restored by [`Gate::restore`], as hard links): build/obj's artifacts, which only packer
-    /// reads; not the pack's outputs, which users' builds consume by mtime and users' tools
-    /// may rewrite in place.
-    pub links: bool,
+    /// Whether gen's bulk restore gives outputs their cache object's mtime (the time they
+    /// were built), as a hard link would: build/obj's artifacts, which only packer reads; not
+    /// the pack's outputs, which users' builds consume by mtime.
+    pub restore_keeps_mtime: bool,
 }
 
 impl Gate {
@@ -139,8 +138,8 @@ impl Gate {
     ) -> anyhow::Result<Outcome> {
         let local = read_local(&self.record);
         let strong = key.strong.clone();
-        // Restored outputs are copies: a fresh mtime, as Ninja 1.11 needs to record the
-        // edge as done (see `restore` for links).
+        // A step's own restore gives fresh mtimes, as Ninja 1.11 needs to record the edge as
+        // done.
         let outcome = self.decide(&key, local.as_ref(), false)?;
         let outcome = match outcome {
             Some(o) => o,
@@ -150,8 +149,7 @@ impl Gate {
                 if let Some(c) = &self.cache {
                     let blobs = self.outputs.iter().zip(&bytes).filter_map(|(o, b)| {
                         let d = rec.outputs.get(o.label)?;
-                        let file = d.stat.filter(|_| self.links).map(|(_, ino)| (o.path.as_path(), ino));
-                        Some(cache::NewBlob { digest: d.blake3.as_str(), bytes: b.as_slice(), file })
+                        Some(cache::NewBlob { digest: d.blake3.as_str(), bytes: b.as_slice() })
                     });
                     if let Err(e) = c.put_hashed(&rec, blobs) {
                         eprintln!("packer: warning: could not store {} in the cache: {e:#}", self.action);
@@ -166,29 +164,38 @@ impl Gate {
 
     /// The gate without the build: up to date, or restored from the cache (and logged as
     /// the step would log it); `None` when only a build would do. gen uses it to restore
-    /// artifacts in bulk, in one process, before Ninja looks at the edges. Outputs are
-    /// restored as hard links of their cache objects where the filesystem allows: no data is
-    /// written, and an object's mtime never moves (the cache keeps last use on action
-    /// entries). Their old mtime does not matter to Ninja here: the gate's key file gets its
-    /// previous mtime back, and restat edges are judged by the build log.
+    /// artifacts in bulk, in one process, before Ninja looks at the edges.
     pub fn restore(&self, key: &Keyed) -> anyhow::Result<Option<Outcome>> {
         let local = read_local(&self.record);
-        let outcome = self.decide(key, local.as_ref(), self.links)?;
+        let outcome = self.decide(key, local.as_ref(), self.restore_keeps_mtime)?;
         if let Some(o @ (Outcome::Restored | Outcome::RestoredWeak)) = outcome {
             self.log(o, &key.strong);
         }
         Ok(outcome)
     }
 
+    /// Whether the outputs are up to date for `key`: recorded under it (or, non-strict, under
+    /// its weak key) and intact — by stat, else by their bytes' digest. The one rule the step
+    /// and `packer status` both decide by.
+    pub fn up_to_date(&self, key: &Keyed) -> Option<Outcome> {
+        Self::up_to_date_with(self, key, read_local(&self.record).as_ref())
+    }
+
+    fn up_to_date_with(&self, key: &Keyed, local: Option<&Local>) -> Option<Outcome> {
+        let r = local?;
+        if r.key.strong == key.strong && self.intact(r) {
+            return Some(Outcome::UpToDate);
+        }
+        if self.mode == Mode::NonStrict && r.key.weak == key.weak && self.intact(r) {
+            return Some(Outcome::UpToDateWeak);
+        }
+        None
+    }
+
     /// Up to date, or restored from the cache; `None` means it must build.
-    fn decide(&self, key: &Keyed, local: Option<&Local>, link: bool) -> anyhow::Result<Option<Outcome>> {
-        if let Some(r) = local {
-            if r.key.strong == key.strong && self.intact(r) {
-                return Ok(Some(Outcome::UpToDate));
-            }
-            if self.mode == Mode::NonStrict && r.key.weak == key.weak && self.intact(r) {
-                return Ok(Some(Outcome::UpToDateWeak));
-            }
+    fn decide(&self, key: &Keyed, local: Option<&Local>, keep_mtime: bool) -> anyhow::Result<Option<Outcome>> {
+        if let Some(o) = self.up_to_date_with(key, local) {
+            return Ok(Some(o));
         }
         let Some(c) = &self.cache else {
             return Ok(None);
@@ -211,7 +218,7 @@ impl Gate {
             let contents: Vec<Content> = self
                 .outputs
                 .iter()
-                .filter_map(|o| labels.iter().position(|l| *l == o.label).map(|i| Content::Blob(&blobs[i], link)))
+                .filter_map(|o| labels.iter().position(|l| *l == o.label).map(|i| Content::Blob(&blobs[i], keep_mtime)))
                 .collect();
             // The cache verified every blob against these digests: no second hashing.
             let digests: Vec<Digest> = self.outputs.iter().filter_map(|o| rec.outputs.get(o.label).cloned()).collect();
@@ -257,7 +264,7 @@ impl Gate {
                     fsutil::write_if_changed(&o.path, b)?;
                 }
                 (None, Content::Blob(cache::Blob { bytes: Some(b), .. }, _)) if fsutil::holds(&o.path, b) => {}
-                (_, Content::Blob(blob, link)) => fsutil::replace_from(&blob.path, &o.path, *link)?,
+                (_, Content::Blob(blob, keep)) => fsutil::replace_from(&blob.path, &o.path, *keep)?,
             }
             let stat = file_stat(&o.path).map(|(_, mtime, ino)| (mtime, ino));
             digests.insert(o.label.to_string(), Digest { stat, ..digest });

@@ -116,8 +116,7 @@ pub fn run(o: &Options) -> anyhow::Result<Outcome> {
     })
 }
 
-/// The pack's gate. The pack is always strict (design.md), and its outputs are never hard
-/// links of cache objects: users' builds consume them by mtime.
+/// The pack's gate. The pack is always strict (design.md).
 pub fn gate(obj_dir: &Path, out_dir: &Path, cache: Option<Cache>) -> Gate {
     Gate {
         action: "pack".into(),
@@ -126,7 +125,7 @@ pub fn gate(obj_dir: &Path, out_dir: &Path, cache: Option<Cache>) -> Gate {
         cache,
         mode: Mode::Strict,
         obj_dir: obj_dir.to_path_buf(),
-        links: false,
+        restore_keeps_mtime: false,
     }
 }
 
