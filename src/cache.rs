@@ -59,7 +59,10 @@ impl Cache {
     }
 
     fn path(&self, kind: Kind, key: &str) -> PathBuf {
-        self.dir.join(kind.dir()).join(&key[..2.min(key.len())]).join(key)
+        // A hand-edited key may be anything: shard by its first two characters, never by a
+        // byte index that could fall inside one.
+        let shard: String = key.chars().take(2).collect();
+        self.dir.join(kind.dir()).join(shard).join(key)
     }
 
     /// Stores an output blob under its digest. Returns the digest.
@@ -75,7 +78,7 @@ impl Cache {
     pub fn get_blob(&self, digest: &str) -> Option<Blob> {
         use std::io::Read;
         let path = self.path(Kind::Cas, digest);
-        let mut f = std::fs::File::open(&path).ok()?;
+        let mut f = fsutil::open_regular(&path).ok()?;
         let size = f.metadata().ok()?.len();
         let mut h = blake3::Hasher::new();
         let bytes = if size <= KEEP_BYTES {
@@ -323,7 +326,7 @@ fn parse_entry(bytes: &[u8]) -> Option<Record> {
 /// Opens and reads an entry, keeping the handle for [`touch`].
 fn read_entry(p: &Path) -> Option<(std::fs::File, Vec<u8>)> {
     use std::io::Read;
-    let mut f = std::fs::File::open(p).ok()?;
+    let mut f = fsutil::open_regular(p).ok()?;
     let mut bytes = Vec::with_capacity(f.metadata().map(|m| m.len() as usize).unwrap_or(0));
     f.read_to_end(&mut bytes).ok()?;
     Some((f, bytes))
@@ -370,7 +373,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         "T" => 1 << 40,
         _ => return Err(format!("unknown unit in `{s}`: use K, M, G or T")),
     };
-    Ok(n * mul)
+    n.checked_mul(mul).ok_or_else(|| format!("`{s}` is larger than packer can count (2^64 bytes)"))
 }
 
 #[cfg(test)]
@@ -386,6 +389,11 @@ mod tests {
         assert_eq!(parse_size("10M"), Ok(10 << 20));
         assert_eq!(parse_size("512"), Ok(512));
         assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        // Regression: a huge size overflowed to a limit of 0, which would empty the cache.
+        assert!(parse_size("99999999999T").is_err());
+        // Regression: a non-ASCII hand-edited key panicked when sharded.
+        let c = Cache::new("/nonexistent");
+        assert!(c.get(Kind::Ac, "é€x").is_none());
     }
 
     #[test]

@@ -416,7 +416,16 @@ fn adopt_locked(dir: &Path, arg: &Path) -> anyhow::Result<()> {
     // adopted one at a time.
     let mut expanded = decl.clone();
     check_inputs_exist(&root_dir(dir, &root), &shown, &mut expanded)?;
-    let id = reg.allocate_id();
+    let Some(id) = reg.allocate_id() else {
+        return fail(
+            Diagnostic::error(
+                Code::PK006,
+                "no asset id is left: an id in the registry is at the largest value",
+                "give that entry a smaller id by hand (ids are never reused, so pick one above every other)",
+            )
+            .file(registry::path(&assets).display()),
+        );
+    };
     reg.assets.push(Entry {
         asset_id: id,
         asset_uuid: decl.asset_uuid.clone(),

@@ -119,6 +119,8 @@ codes! {
     PK044,
     /// The build (Ninja) failed: the messages before it say why.
     PK045,
+    /// An artifact a step reads was missing, unrecorded or damaged: rebuilt in this build (warning).
+    PK046,
     /// An internal error: a bug in packer.
     PK099,
 }

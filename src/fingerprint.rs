@@ -59,7 +59,7 @@ fn mtime_ns(m: &std::fs::Metadata) -> i128 {
 impl Fingerprints {
     /// Loads the fingerprints; anything unreadable means "none".
     pub fn load(project: &Path) -> Fingerprints {
-        let files = std::fs::read(project.join(FILE))
+        let files = fsutil::read_regular(&project.join(FILE))
             .ok()
             .and_then(|b| serde_json::from_slice::<FileFormat>(&b).ok())
             .filter(|f| f.version == 1)
@@ -161,7 +161,7 @@ impl Fingerprints {
 pub fn read_fingerprinted(path: &Path) -> std::io::Result<(Vec<u8>, Fingerprint)> {
     use std::io::Read;
     let taken_ns = now_ns();
-    let mut f = std::fs::File::open(path)?;
+    let mut f = fsutil::open_input(path)?;
     let m = f.metadata()?;
     let mut bytes = Vec::with_capacity(m.len() as usize);
     f.read_to_end(&mut bytes)?;
@@ -207,7 +207,7 @@ fn hash_parallel(
     crate::step::parallel_map(which, |&i| {
         let p = project.join(&paths[i]);
         let hashed = (|| {
-            let f = std::fs::File::open(&p)?;
+            let f = fsutil::open_input(&p)?;
             let meta = f.metadata()?;
             let mut h = blake3::Hasher::new();
             h.update_reader(f)?;

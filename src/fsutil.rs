@@ -8,6 +8,115 @@ use anyhow::Context;
 use std::io::Write;
 use std::path::Path;
 
+/// Opens a file packer keeps (a record, key file, memo, ledger, state, cache entry or object,
+/// artifact) for reading, only if it is a regular file: not through a symbolic link, and
+/// without blocking (a FIFO put in its place would otherwise hang the build). Anything else is
+/// an error, which every reader treats as "missing or damaged" and repairs.
+pub fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::File::options()
+        .read(true)
+        .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32)
+        .open(path)?;
+    if !f.metadata()?.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{} is not a regular file", path.display()),
+        ));
+    }
+    Ok(f)
+}
+
+/// Opens a user's file (a declaration, the registry, a source) for reading without blocking,
+/// only if it is a regular file (symbolic links followed): a FIFO, device or socket is an
+/// error naming it, never a read that waits forever or never ends.
+pub fn open_input(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::File::options().read(true).custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32).open(path)?;
+    regular(f, path)
+}
+
+fn regular(f: std::fs::File, path: &Path) -> std::io::Result<std::fs::File> {
+    if !f.metadata()?.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{} is not a regular file (a FIFO, device, socket or directory)", path.display()),
+        ));
+    }
+    Ok(f)
+}
+
+/// Opens `rel` below the directory `root` the way [`open_input`] does, resolved beneath
+/// `root` at open time (`openat2` with `RESOLVE_BENEATH`): no `..`, absolute path or
+/// symbolic link can lead outside, even one swapped in after gen checked the path. Where
+/// the kernel has no `openat2`, the opened file's real path is checked against the root's.
+pub fn open_beneath(root: &Path, rel: &str) -> std::io::Result<std::fs::File> {
+    use rustix::fs::{openat2, Mode, OFlags, ResolveFlags};
+    let dir = std::fs::File::options().read(true).custom_flags_dir().open(root)?;
+    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
+    let path = root.join(rel);
+    match openat2(&dir, rel, flags, Mode::empty(), resolve) {
+        Ok(fd) => regular(std::fs::File::from(fd), &path),
+        Err(rustix::io::Errno::XDEV) => Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!("{} resolves outside its asset root", path.display()),
+        )),
+        Err(rustix::io::Errno::NOSYS) => {
+            let f = open_input(&path)?;
+            let real = std::fs::read_link(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&f)))?;
+            if !real.starts_with(std::fs::canonicalize(root)?) {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::PermissionDenied,
+                    format!("{} resolves outside its asset root", path.display()),
+                ));
+            }
+            Ok(f)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Reads a whole file opened by [`open_beneath`].
+pub fn read_beneath(root: &Path, rel: &str) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut f = open_beneath(root, rel)?;
+    let mut bytes = Vec::with_capacity(f.metadata().map(|m| m.len() as usize).unwrap_or(0));
+    f.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+trait DirFlags {
+    fn custom_flags_dir(&mut self) -> &mut Self;
+}
+
+impl DirFlags for std::fs::OpenOptions {
+    fn custom_flags_dir(&mut self) -> &mut Self {
+        use std::os::unix::fs::OpenOptionsExt;
+        self.custom_flags((rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::NONBLOCK).bits() as i32)
+    }
+}
+
+/// Removes whatever stands where packer keeps a regular file, unless it is one (or a link,
+/// which a rename replaces): a directory or FIFO put there would make every write fail or
+/// block, and the build wedge.
+fn clear_non_file(path: &Path) -> anyhow::Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_file() || m.file_type().is_symlink() => Ok(()),
+        Ok(_) => remove_if_exists(path).map(drop),
+        Err(_) => Ok(()),
+    }
+}
+
+/// Reads a file packer keeps, through [`open_regular`].
+pub fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut f = open_regular(path)?;
+    let mut bytes = Vec::with_capacity(f.metadata().map(|m| m.len() as usize).unwrap_or(0));
+    f.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
 /// Writes `bytes` to `path` through a temp file in the same directory and a rename, unless the
 /// file already holds exactly these bytes. Returns whether the file was written.
 pub fn write_if_changed(path: &Path, bytes: &[u8]) -> anyhow::Result<bool> {
@@ -35,6 +144,7 @@ pub fn write_once(path: &Path, bytes: &[u8]) -> anyhow::Result<bool> {
 /// The one atomic write: a temp file in the destination's directory, then a rename (or a
 /// no-clobber link when `replace` is false).
 fn atomic_write(path: &Path, bytes: &[u8], replace: bool) -> anyhow::Result<bool> {
+    clear_non_file(path)?;
     let dir = dir_of(path);
     let temp = || {
         tempfile::Builder::new()
@@ -73,6 +183,7 @@ fn atomic_write(path: &Path, bytes: &[u8], replace: bool) -> anyhow::Result<bool
 /// gen's bulk restore needs, so that the artifact looks to Ninja as it did when it was built
 /// (doc/design.md, "The gating protocol").
 pub fn replace_from(src: &Path, path: &Path, keep_mtime: bool) -> anyhow::Result<()> {
+    clear_non_file(path)?;
     let dir = dir_of(path);
     let mut from = std::fs::File::open(src).with_context(|| format!("reading {}", src.display()))?;
     let mut tmp = tempfile::Builder::new()
@@ -102,6 +213,8 @@ pub fn replace_from(src: &Path, path: &Path, keep_mtime: bool) -> anyhow::Result
 /// [`write_if_changed`]'s way where exchange is not supported or `path` does not exist yet.
 pub fn replace_keeping_previous(path: &Path, previous: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use rustix::fs::{renameat_with, RenameFlags, CWD};
+    clear_non_file(path)?;
+    clear_non_file(previous)?;
     if !path.exists() {
         return atomic_write(path, bytes, true).map(drop);
     }
@@ -143,7 +256,7 @@ fn dir_of(path: &Path) -> &Path {
 /// One open, one `fstat`, one read: no second lookup of the path.
 pub fn holds(path: &Path, bytes: &[u8]) -> bool {
     use std::io::Read;
-    let Ok(mut f) = std::fs::File::open(path) else { return false };
+    let Ok(mut f) = open_regular(path) else { return false };
     match f.metadata() {
         Ok(m) if m.is_file() && m.len() == bytes.len() as u64 => {
             let mut old = Vec::with_capacity(bytes.len());
@@ -155,6 +268,10 @@ pub fn holds(path: &Path, bytes: &[u8]) -> bool {
 
 /// Removes a file, treating "already gone" as success.
 pub fn remove_if_exists(path: &Path) -> anyhow::Result<bool> {
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
+        std::fs::remove_dir_all(path).with_context(|| format!("removing {}", path.display()))?;
+        return Ok(true);
+    }
     match std::fs::remove_file(path) {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),

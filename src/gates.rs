@@ -53,7 +53,7 @@ struct Ledger {
 }
 
 fn load(path: &Path, mode: Mode) -> Option<Ledger> {
-    let text = std::fs::read_to_string(path).ok()?;
+    let text = String::from_utf8(fsutil::read_regular(path).ok()?).ok()?;
     let mut lines = text.lines();
     let mut head = lines.next()?.split(' ');
     if head.next()? != MAGIC || head.next()? != mode_name(mode) {

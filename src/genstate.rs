@@ -110,7 +110,9 @@ struct Entry<'a> {
 /// everything first.
 pub fn check(dir: &Path, build_dir: &str, options: &str, used: &(dyn Fn(&str) -> Option<String> + Sync)) -> Check {
     let started = now_ns();
-    let Ok(text) = std::fs::read_to_string(file(dir, build_dir)) else { return Check::Changed };
+    let Some(text) = fsutil::read_regular(&file(dir, build_dir)).ok().and_then(|b| String::from_utf8(b).ok()) else {
+        return Check::Changed;
+    };
     let Some((taken, n_inputs, entries)) = parse(&text, options) else { return Check::Changed };
     let (inputs, outputs) = entries.split_at(n_inputs);
     // Outputs (a handful) must match exactly.
@@ -157,7 +159,7 @@ fn rehash_same(path: &Path, hash: &str) -> Option<Stat> {
     if std::fs::symlink_metadata(path).ok()?.file_type().is_symlink() {
         return None;
     }
-    let f = std::fs::File::open(path).ok()?;
+    let f = fsutil::open_regular(path).ok()?;
     let s = stat_of(&f.metadata().ok()?);
     let mut h = blake3::Hasher::new();
     h.update_reader(f).ok()?;

@@ -5,7 +5,6 @@ use crate::canon;
 use crate::decl::Declaration;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use std::path::Path;
 
 /// Version of the key document layout itself.
 pub const CORE_VERSION: u32 = 1;
@@ -150,15 +149,18 @@ impl KeyDoc {
 }
 
 fn hash_json<T: Serialize>(v: &T) -> String {
-    let bytes = canon::to_vec(v).unwrap_or_default();
-    blake3::hash(&bytes).to_hex().to_string()
-}
-
-/// BLAKE3 of a file's contents, hex.
-pub fn hash_file(path: &Path) -> std::io::Result<String> {
-    let mut h = blake3::Hasher::new();
-    h.update_reader(std::fs::File::open(path)?)?;
-    Ok(h.finalize().to_hex().to_string())
+    match canon::to_vec(v) {
+        Ok(bytes) => blake3::hash(&bytes).to_hex().to_string(),
+        // Not canonical JSON (a float in a parameter): never the hash of nothing, which every
+        // such document would share; the lossless non-canonical bytes keep keys apart.
+        Err(_) => {
+            let text = serde_json::to_vec(v).unwrap_or_default();
+            let mut h = blake3::Hasher::new();
+            h.update(b"non-canonical\0");
+            h.update(&text);
+            h.finalize().to_hex().to_string()
+        }
+    }
 }
 
 /// BLAKE3 of bytes, hex.

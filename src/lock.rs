@@ -54,11 +54,35 @@ pub fn registry_lock_path(assets_dir: &Path) -> PathBuf {
 /// Takes the lock on `path` (creating the file and its directory when missing). When another
 /// process holds it, says so once on stderr — naming `what` — and waits.
 pub fn acquire(path: &Path, mode: Mode, what: &str) -> anyhow::Result<Held> {
-    let open = || std::fs::File::options().read(true).write(true).create(true).truncate(false).open(path);
+    use std::os::unix::fs::OpenOptionsExt;
+    let open = || {
+        let f = std::fs::File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32)
+            .open(path)?;
+        if !f.metadata()?.is_file() {
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "not a regular file"));
+        }
+        Ok(f)
+    };
     let file = match open() {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            }
+            open()
+        }
+        // Something else in its place (a directory, a link, a FIFO): it is no lock anyone
+        // holds, since every holder opens a regular file. Replace it.
+        Err(_) if std::fs::symlink_metadata(path).is_ok() => {
+            let m = std::fs::symlink_metadata(path)?;
+            if m.is_dir() {
+                std::fs::remove_dir_all(path)?;
+            } else {
+                std::fs::remove_file(path)?;
             }
             open()
         }

@@ -97,11 +97,12 @@ impl Registry {
     }
 
     /// Allocates the next id: strictly increasing, never reused, also past ids already present.
-    pub fn allocate_id(&mut self) -> u64 {
+    /// `None` when ids are exhausted (a hand-edited id at `u64::MAX`): wrapping would reuse one.
+    pub fn allocate_id(&mut self) -> Option<u64> {
         let max_seen = self.assets.iter().map(|e| e.asset_id).max().unwrap_or(0);
-        let id = self.next_asset_id.max(max_seen + 1).max(1);
-        self.next_asset_id = id + 1;
-        id
+        let id = self.next_asset_id.max(max_seen.checked_add(1)?).max(1);
+        self.next_asset_id = id.checked_add(1)?;
+        Some(id)
     }
 
     pub fn by_root(&self, root: &RelPath) -> Option<&Entry> {
@@ -122,8 +123,11 @@ mod tests {
         let mut r = Registry::default();
         let a = r.allocate_id();
         let b = r.allocate_id();
-        r.assets.retain(|e| e.asset_id != b);
+        r.assets.retain(|e| Some(e.asset_id) != b);
         let c = r.allocate_id();
-        assert_eq!((a, b, c), (1, 2, 3));
+        assert_eq!((a, b, c), (Some(1), Some(2), Some(3)));
+        // Regression: an id at u64::MAX wrapped next_asset_id to 0 and reused ids.
+        r.assets.push(Entry { asset_id: u64::MAX, asset_uuid: "u".into(), root: RelPath::parse("x").unwrap(), included_in_build: true });
+        assert_eq!(r.allocate_id(), None);
     }
 }

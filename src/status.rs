@@ -212,7 +212,7 @@ pub fn explain(obj_dir: &Path, action: &str, name: &str, record: &Path) -> anyho
 }
 
 fn last_outcome(obj_dir: &Path, action: &str) -> Option<Outcome> {
-    let text = std::fs::read_to_string(step::log_path(obj_dir)).ok()?;
+    let text = String::from_utf8(crate::fsutil::read_regular(&step::log_path(obj_dir)).ok()?).ok()?;
     text.lines()
         .rev()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())

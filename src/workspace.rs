@@ -160,10 +160,14 @@ impl Workspace {
             if !expand(dir, &mut a, &mut found) {
                 return Ok((a, found));
             }
-            check_inputs(dir, &a, &mut found);
+            if !root_inside(dir, &a, &mut found) {
+                return Ok((a, found));
+            }
+            // Discovered files (a map's tilesets) are checked like declared ones.
             if a.decl.ty == AssetType::Tilemap {
                 a.discovered = discover(dir, &a, &mut found);
             }
+            check_inputs(dir, &a, &mut found);
             Ok((a, found))
         })?;
         let assets: Vec<Asset> = checked
@@ -236,6 +240,32 @@ fn check_names<'a>(assets: impl Iterator<Item = &'a Asset>, diags: &mut Diagnost
             );
         }
     }
+}
+
+/// Whether the asset's root is a directory inside `assets/`: a root reached through a
+/// symbolic link that leads elsewhere would bring outside files into the build.
+fn root_inside(dir: &Path, a: &Asset, diags: &mut Diagnostics) -> bool {
+    let assets = dir.join(ASSETS);
+    let (through_link, _) = walk(&assets, &a.root);
+    if !through_link {
+        return true;
+    }
+    let inside = match (std::fs::canonicalize(&assets), std::fs::canonicalize(a.root.under(&assets))) {
+        (Ok(top), Ok(root)) => root.starts_with(top),
+        _ => false,
+    };
+    if !inside {
+        diags.push(
+            Diagnostic::error(
+                Code::PK013,
+                format!("the asset root resolves outside {ASSETS}/ (through a symbolic link)"),
+                format!("move the files into {ASSETS}/ instead of linking to them"),
+            )
+            .file(a.root_in_project())
+            .asset(&a.decl.name),
+        );
+    }
+    inside
 }
 
 /// Expands the asset's input patterns (recording the directories walked); false when a
@@ -389,7 +419,7 @@ fn discover(dir: &Path, a: &Asset, diags: &mut Diagnostics) -> Vec<RelPath> {
     let root = a.root_in_project();
     let mut found = Vec::new();
     for map in a.declared_files() {
-        let Ok(bytes) = std::fs::read(map.under(&root.under(dir))) else { continue };
+        let Ok(bytes) = crate::fsutil::read_beneath(&root.under(dir), map.as_str()) else { continue };
         let Ok(list) = tiled::external_tilesets(&bytes, map.file_name()) else { continue };
         let map_dir = map.as_str().rsplit_once('/').map(|(d, _)| d).unwrap_or("");
         for tsx in list {

@@ -97,7 +97,7 @@ impl<'a> Sources<'a> {
     fn get(&self, name: &str) -> anyhow::Result<&[u8]> {
         let Some(&i) = self.names.get(name) else { anyhow::bail!("source {name} is not in the key document") };
         let read = self.read[i].get_or_init(|| {
-            let bytes = std::fs::read(self.root.join(name)).map_err(|e| Unread::Io(e.to_string()))?;
+            let bytes = crate::fsutil::read_beneath(self.root, name).map_err(|e| Unread::Io(e.to_string()))?;
             if keys::hash_bytes(&bytes) != self.expected[i].key {
                 return Err(Unread::Changed);
             }
@@ -106,16 +106,28 @@ impl<'a> Sources<'a> {
         match read {
             Ok(b) => Ok(b),
             Err(Unread::Changed) => Err(SourceChanged.into()),
-            Err(Unread::Io(e)) => fail(
-                Diagnostic::error(
-                    Code::PK005,
-                    format!("cannot read input: {e}"),
-                    "restore the file, or run `packer gen` to re-plan",
-                )
-                .file(self.root.join(name).display()),
-            ),
+            Err(Unread::Io(e)) => fail(input_error(&self.root.join(name), e)),
         }
     }
+}
+
+/// A source that cannot be read: PK013 when it resolves outside the root (a link swapped in
+/// after gen), else PK005.
+fn input_error(path: &Path, e: &str) -> Diagnostic {
+    if e.contains("outside its asset root") {
+        return Diagnostic::error(
+            Code::PK013,
+            "input resolves outside its asset root (through a symlink): not read",
+            "copy the file into the asset directory, or reference another asset with \"@asset:<name>\"",
+        )
+        .file(path.display());
+    }
+    Diagnostic::error(
+        Code::PK005,
+        format!("cannot read input: {e}"),
+        "restore the file, or run `packer gen` to re-plan",
+    )
+    .file(path.display())
 }
 
 /// Everything a conversion may use.
@@ -147,7 +159,7 @@ impl Ctx<'_> {
     pub fn dependency_meta(&self, weak_name: &str) -> anyhow::Result<Value> {
         let id = weak_name.strip_prefix("asset/").unwrap_or(weak_name);
         let path = with_ext(&self.obj_dir.join(id), "json");
-        let bytes = std::fs::read(&path).or_else(|e| {
+        let bytes = crate::fsutil::read_regular(&path).or_else(|e| {
             fail(
                 Diagnostic::error(
                     Code::PK021,
@@ -263,7 +275,7 @@ pub fn run_asset_step(
     // The dependency keys recorded beside the artifacts this step will read. When they are
     // the ones the key file names (strict mode, dependencies built as planned, or none at
     // all) the key file's keys stand; else the document is keyed again.
-    let deps = dependency_keys(&obj_dir, &kf.keyed.doc.dependencies_weak)?;
+    let deps = dependency_keys(&obj_dir, &kf.keyed.doc.dependencies_weak, o.cache.as_deref())?;
     let key = if deps == kf.keyed.doc.dependencies_strong {
         kf.keyed
     } else {
@@ -308,16 +320,9 @@ fn read_sources(root: &Path, key: Keyed) -> anyhow::Result<(Keyed, Vec<Vec<u8>>)
     // A bank of a thousand sprites is a thousand reads: on every core.
     let read = super::parallel_map(&key.doc.sources, |s| {
         let path = root.join(&s.name);
-        match std::fs::read(&path) {
+        match crate::fsutil::read_beneath(root, &s.name) {
             Ok(bytes) => Ok((keys::hash_bytes(&bytes), bytes)),
-            Err(e) => fail(
-                Diagnostic::error(
-                    Code::PK005,
-                    format!("cannot read input: {e}"),
-                    "restore the file, or run `packer gen` to re-plan",
-                )
-                .file(path.display()),
-            ),
+            Err(e) => fail(input_error(&path, &e.to_string())),
         }
     })?;
     let mut doc = key.doc.clone();
@@ -369,7 +374,7 @@ pub fn hash_inputs(root: &Path, decl: &crate::decl::Declaration) -> anyhow::Resu
     for input in decl.inputs.values().flatten() {
         if let crate::decl::InputRef::File(p) = input {
             let path = p.under(root);
-            match keys::hash_file(&path) {
+            match crate::fsutil::read_beneath(root, p.as_str()).map(|b| keys::hash_bytes(&b)) {
                 Ok(key) => out.push(keys::SourceKey { name: p.to_string(), key }),
                 Err(e) => {
                     return fail(

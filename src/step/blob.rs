@@ -40,7 +40,7 @@ pub fn run(o: &AssetStepOptions) -> anyhow::Result<Outcome> {
 fn read_dependency_payload(obj_dir: &Path, dep: &str) -> anyhow::Result<Vec<u8>> {
     let id = dep.strip_prefix("asset/").unwrap_or(dep);
     let path = super::with_ext(&obj_dir.join(id), "bin");
-    std::fs::read(&path).or_else(|e| {
+    crate::fsutil::read_regular(&path).or_else(|e| {
         fail(
             Diagnostic::error(
                 Code::PK021,

@@ -80,7 +80,7 @@ struct Local {
 }
 
 fn read_local(path: &Path) -> Option<Local> {
-    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+    serde_json::from_slice(&fsutil::read_regular(path).ok()?).ok()
 }
 
 /// What an output is written from: bytes a step made, or a verified cache object (copied,
@@ -179,6 +179,13 @@ impl Gate {
     /// and `packer status` both decide by.
     pub fn up_to_date(&self, key: &Keyed) -> Option<Outcome> {
         Self::up_to_date_with(self, key, read_local(&self.record).as_ref())
+    }
+
+    /// The record's keys when the outputs are intact against it (whatever the key now):
+    /// what a dependant checks before reading a dependency's artifact.
+    pub fn recorded_intact(&self) -> Option<RecordKeys> {
+        let r = read_local(&self.record)?;
+        self.intact(&r).then_some(r.key)
     }
 
     fn up_to_date_with(&self, key: &Keyed, local: Option<&Local>) -> Option<Outcome> {
@@ -291,7 +298,25 @@ impl Gate {
 pub(crate) fn append_log(obj_dir: &Path, line: &serde_json::Value) {
     let mut text = line.to_string();
     text.push('\n');
-    let open = || std::fs::File::options().create(true).append(true).open(log_path(obj_dir));
+    let path = log_path(obj_dir);
+    let open = || {
+        use std::os::unix::fs::OpenOptionsExt;
+        let f = std::fs::File::options()
+            .create(true)
+            .append(true)
+            .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32)
+            .open(&path);
+        match f {
+            Ok(f) if f.metadata().is_ok_and(|m| m.is_file()) => Ok(f),
+            // Not a regular file (a FIFO, a directory, a link): replaced by a new log.
+            _ if std::fs::symlink_metadata(&path).is_ok() => {
+                fsutil::remove_if_exists(&path).map_err(std::io::Error::other)?;
+                std::fs::File::options().create(true).append(true).open(&path)
+            }
+            Ok(f) => Ok(f),
+            Err(e) => Err(e),
+        }
+    };
     let log = open().or_else(|_| {
         std::fs::create_dir_all(obj_dir)?;
         open()
@@ -311,7 +336,7 @@ pub(crate) fn intact(path: &Path, d: &Digest) -> bool {
     if intact_by_stat(path, d) {
         return true;
     }
-    match std::fs::read(path) {
+    match fsutil::read_regular(path) {
         Ok(bytes) => bytes.len() as u64 == d.size && keys::hash_bytes(&bytes) == d.blake3,
         Err(_) => false,
     }

@@ -61,7 +61,7 @@ struct Used {
 impl Memo {
     /// Loads a memo; anything unreadable or damaged is an empty one.
     pub fn load(path: &Path) -> Memo {
-        let bytes = std::fs::read(path).unwrap_or_default();
+        let bytes = crate::fsutil::read_regular(path).unwrap_or_default();
         match parse(&bytes) {
             Some(old) => Memo { bytes, old, used: Mutex::default() },
             None => Memo::default(),

@@ -40,7 +40,7 @@ pub fn lock_action(obj_dir: &Path, action_file: &str, keyed: bool) -> anyhow::Re
 
 /// Reads a key file written by gen.
 pub fn read_key_file(path: &Path) -> anyhow::Result<KeyFile> {
-    let bytes = match std::fs::read(path) {
+    let bytes = match crate::fsutil::read_regular(path) {
         Ok(b) => b,
         Err(e) => {
             return fail(
@@ -81,11 +81,11 @@ pub fn read_record_keys(path: &Path) -> Option<RecordKeys> {
     struct Only {
         key: RecordKeys,
     }
-    serde_json::from_slice::<Only>(&std::fs::read(path).ok()?).ok().map(|o| o.key)
+    serde_json::from_slice::<Only>(&crate::fsutil::read_regular(path).ok()?).ok().map(|o| o.key)
 }
 
 pub fn read_record(path: &Path) -> Option<Record> {
-    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+    serde_json::from_slice(&crate::fsutil::read_regular(path).ok()?).ok()
 }
 
 /// `<prefix>.<ext>`.
@@ -98,26 +98,85 @@ pub fn with_ext(prefix: &Path, ext: &str) -> PathBuf {
 
 /// The actual strong keys of dependency actions, read from their records in `obj_dir`
 /// (`asset/<id>` → `<obj_dir>/<id>.rec`), so that what a step records names the dependency
-/// outputs it really read.
-pub fn dependency_keys(obj_dir: &Path, weak_names: &[String]) -> anyhow::Result<Vec<String>> {
+/// outputs it really read. A dependency whose record is missing or unreadable (deleted,
+/// damaged) is rebuilt first, in this process ([`repair_artifact`]): Ninja, which sees its
+/// outputs in place, would never run its step again.
+pub fn dependency_keys(obj_dir: &Path, weak_names: &[String], cache: Option<&Path>) -> anyhow::Result<Vec<String>> {
     weak_names
         .iter()
         .map(|n| {
             let id = n.strip_prefix("asset/").unwrap_or(n);
             let rec = with_ext(&obj_dir.join(id), "rec");
+            let gate = artifact_gate(&obj_dir.join(id), None, crate::keys::Mode::Strict);
+            if let Some(r) = gate.recorded_intact() {
+                return Ok(r.strong);
+            }
+            repair_artifact(obj_dir, id, cache, "its build record is missing, or its outputs do not match it")?;
             match read_record_keys(&rec) {
                 Some(r) => Ok(r.strong),
                 None => fail(
                     Diagnostic::error(
                         Code::PK021,
-                        format!("dependency {n} has no build record"),
-                        "build the dependency first (`ninja` does)",
+                        format!("dependency {n} has no build record, and rebuilding it left none"),
+                        "run `ninja` again; if it persists, remove the build directory",
                     )
                     .file(rec.display()),
                 ),
             }
         })
         .collect()
+}
+
+/// Rebuilds asset `id`'s artifact in this process, as its build.ninja edge would, after
+/// discarding its record: the repair of an artifact that a step reading it found missing,
+/// damaged or unrecorded. Ninja sees the artifact's outputs in place and its gate shut, so it
+/// would never run that step again; the reader does, in the same build. The step is found
+/// from the asset's key file (`step`) and its root from the pack's (every asset's root).
+/// Steps run from the project directory (build.ninja's commands `cd` there with `-C`).
+pub fn repair_artifact(obj_dir: &Path, id: &str, cache: Option<&Path>, why: &str) -> anyhow::Result<()> {
+    let keys_dir = obj_dir.parent().map(|b| b.join("keys")).unwrap_or_else(|| PathBuf::from("keys"));
+    let key = keys_dir.join(format!("{id}.key"));
+    let step = read_key_file(&key)?.keyed.doc.step;
+    let pack = read_key_file(&keys_dir.join("pack.key"))?;
+    let assets = pack.keyed.doc.step_key["assets"].as_array().cloned().unwrap_or_default();
+    let entry = assets.iter().find(|a| a["asset_id"].as_u64().map(|n| n.to_string()).as_deref() == Some(id));
+    let Some(root) = entry.and_then(|e| e["root"].as_str()) else {
+        return fail(
+            Diagnostic::error(
+                Code::PK021,
+                format!("asset {id} is not in the pack's key file"),
+                "run `packer gen` (or plain `ninja`, which re-runs it)",
+            )
+            .file(keys_dir.join("pack.key").display()),
+        );
+    };
+    let name = entry.and_then(|e| e["asset_name"].as_str()).unwrap_or(id);
+    let out = obj_dir.join(id);
+    eprintln!(
+        "{}",
+        Diagnostic::warning(Code::PK046, format!("{why}: rebuilding it now"), "nothing to do: this build repairs it")
+            .file(with_ext(&out, "bin").display())
+            .asset(name)
+    );
+    crate::fsutil::remove_if_exists(&with_ext(&out, "rec"))?;
+    let o = AssetStepOptions {
+        key: Some(key),
+        root: crate::workspace::project_path(
+            &crate::relpath::RelPath::parse(root).map_err(|e| anyhow::anyhow!("{e}"))?,
+        )
+        .under(Path::new(".")),
+        out,
+        cache: cache.map(Path::to_path_buf),
+        project: PathBuf::from("."),
+    };
+    match step.as_str() {
+        blob::STEP => blob::run(&o),
+        tiles::STEP => tiles::run(&o),
+        sounds::STEP => sounds::run(&o),
+        tilemap::STEP => tilemap::run(&o),
+        other => anyhow::bail!("asset {id}'s key file names the unknown step `{other}`"),
+    }
+    .map(drop)
 }
 
 thread_local! {

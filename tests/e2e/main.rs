@@ -16,7 +16,9 @@
 mod build;
 mod cache;
 mod concurrent;
+mod damage;
 mod diagnostics;
+mod escapes;
 mod folders;
 mod formats;
 mod gating;
