@@ -145,6 +145,24 @@ impl Cache {
         Some((rec, blobs))
     }
 
+    /// Removes temp files older than `age` (left by a killed process; the cache may be shared
+    /// by builds running now, whose temp files are younger).
+    pub fn sweep_temp_files(&self, age: Duration) {
+        let now = SystemTime::now();
+        for kind in Kind::ALL {
+            let Ok(shards) = std::fs::read_dir(self.dir.join(kind.dir())) else { continue };
+            for shard in shards.flatten() {
+                let Ok(files) = std::fs::read_dir(shard.path()) else { continue };
+                for f in files.flatten() {
+                    let old = f.metadata().and_then(|m| m.modified()).is_ok_and(|t| t + age < now);
+                    if old && f.file_name().to_string_lossy().starts_with(fsutil::TEMP_PREFIX) {
+                        let _ = std::fs::remove_file(f.path());
+                    }
+                }
+            }
+        }
+    }
+
     /// Whether an action entry exists (for `status`; not verified, not touched).
     pub fn has(&self, kind: Kind, key: &str) -> bool {
         is_hex_key(key) && self.path(kind, key).is_file()
@@ -236,6 +254,7 @@ impl Cache {
     /// was last used when the newest action entry naming it was, so it goes with (or after)
     /// the last of them; a blob no entry names goes by its own mtime.
     pub fn gc(&self, max_age: Option<Duration>, max_size: Option<u64>) -> anyhow::Result<(usize, u64)> {
+        self.sweep_temp_files(Duration::from_secs(3600));
         let mut entries = self.entries();
         let mut blob_use: std::collections::HashMap<String, SystemTime> = std::collections::HashMap::new();
         for e in entries.iter().filter(|e| e.kind != Kind::Cas) {

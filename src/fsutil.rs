@@ -8,6 +8,10 @@ use anyhow::Context;
 use std::io::Write;
 use std::path::Path;
 
+/// How every temp file packer writes begins (`.packer-tmpXXXXXX`): what gen and `gc` sweep
+/// up after a killed process.
+pub const TEMP_PREFIX: &str = ".packer-tmp";
+
 /// Opens a file packer keeps (a record, key file, memo, ledger, state, cache entry or object,
 /// artifact) for reading, only if it is a regular file: not through a symbolic link, and
 /// without blocking (a FIFO put in its place would otherwise hang the build). Anything else is
@@ -148,7 +152,7 @@ fn atomic_write(path: &Path, bytes: &[u8], replace: bool) -> anyhow::Result<bool
     let dir = dir_of(path);
     let temp = || {
         tempfile::Builder::new()
-            .prefix(".packer-tmp")
+            .prefix(TEMP_PREFIX)
             .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
             .tempfile_in(dir)
     };
@@ -187,7 +191,7 @@ pub fn replace_from(src: &Path, path: &Path, keep_mtime: bool) -> anyhow::Result
     let dir = dir_of(path);
     let mut from = std::fs::File::open(src).with_context(|| format!("reading {}", src.display()))?;
     let mut tmp = tempfile::Builder::new()
-        .prefix(".packer-tmp")
+        .prefix(TEMP_PREFIX)
         .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
         .tempfile_in(dir)
         .with_context(|| format!("creating a temp file in {}", dir.display()))?;

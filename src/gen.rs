@@ -429,10 +429,20 @@ fn depfile(dir: &Path, opts: &Options, plan: &Plan) -> anyhow::Result<Vec<u8>> {
     Ok(out.into_bytes())
 }
 
-/// Removes key files and artifacts of assets no longer in the build. Returns how many files.
+/// Removes key files and artifacts of assets no longer in the build, and temp files a killed
+/// process left (gen holds the build directory's lock: nothing else is writing one now).
+/// Returns how many files.
 fn remove_stale(dir: &Path, opts: &Options, assets: &[Asset]) -> anyhow::Result<usize> {
     let live: BTreeSet<String> = assets.iter().map(|a| a.id.to_string()).chain(["pack".to_string()]).collect();
     let mut removed = 0;
+    if let Ok(entries) = std::fs::read_dir(dir.join(&opts.build_dir)) {
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().starts_with(fsutil::TEMP_PREFIX) && fsutil::remove_if_exists(&e.path())?
+            {
+                removed += 1;
+            }
+        }
+    }
     for sub in [opts.keys_dir(), opts.obj_dir()] {
         let d: PathBuf = dir.join(sub);
         let Ok(entries) = std::fs::read_dir(&d) else {
@@ -443,7 +453,8 @@ fn remove_stale(dir: &Path, opts: &Options, assets: &[Asset]) -> anyhow::Result<
             let Some(name) = name.to_str() else { continue };
             let stem = name.split('.').next().unwrap_or("");
             let ours = stem == "pack" || stem.parse::<u64>().is_ok();
-            if ours && !live.contains(stem) && fsutil::remove_if_exists(&e.path())? {
+            let temp = name.starts_with(fsutil::TEMP_PREFIX);
+            if (temp || (ours && !live.contains(stem))) && fsutil::remove_if_exists(&e.path())? {
                 removed += 1;
             }
         }

@@ -244,6 +244,16 @@ mod tests {
     }
 
     #[test]
+    fn documents_that_are_not_canonical_json_never_share_a_key() {
+        // Regression: a float made canonicalization fail and every such key blake3("").
+        let (mut a, mut b) = (doc(), doc());
+        a.step_key = json!({"f": 1.5});
+        b.step_key = json!({"f": 2.5});
+        assert_ne!(a.strong(), b.strong());
+        assert_ne!(a.strong(), blake3::hash(b"").to_hex().to_string());
+    }
+
+    #[test]
     fn weak_key_ignores_dependency_strong_keys_only() {
         let mut d = doc();
         let (s, w) = (d.strong(), d.weak());

@@ -127,7 +127,12 @@ mod tests {
         let c = r.allocate_id();
         assert_eq!((a, b, c), (Some(1), Some(2), Some(3)));
         // Regression: an id at u64::MAX wrapped next_asset_id to 0 and reused ids.
-        r.assets.push(Entry { asset_id: u64::MAX, asset_uuid: "u".into(), root: RelPath::parse("x").unwrap(), included_in_build: true });
+        r.assets.push(Entry {
+            asset_id: u64::MAX,
+            asset_uuid: "u".into(),
+            root: RelPath::parse("x").unwrap(),
+            included_in_build: true,
+        });
         assert_eq!(r.allocate_id(), None);
     }
 }

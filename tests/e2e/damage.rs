@@ -167,3 +167,25 @@ fn every_kind_of_damaged_state_is_repaired_by_the_next_build() {
     assert!(failures.is_empty(), "{} cases failed:\n{}", failures.len(), failures.join("\n---\n"));
     assert_outputs(&template, &before, "the template");
 }
+
+#[test]
+fn temp_files_left_by_a_killed_process_are_swept_by_the_next_gen_and_by_gc() {
+    let s = Space::with_blobs(&[("a", "a.bin", b"alpha")]);
+    s.build();
+    for f in ["build/.packer-tmpAAAA", "build/obj/.packer-tmpBBBB", "build/keys/.packer-tmpCCCC"] {
+        s.write(f, b"half written");
+    }
+    let shard = std::fs::read_dir(s.path("assets/.prometeu/cache/cas")).unwrap().next().unwrap().unwrap().path();
+    let cached_tmp = shard.join(".packer-tmpDDDD");
+    std::fs::write(&cached_tmp, b"half written").unwrap();
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    std::fs::File::options().write(true).open(&cached_tmp).unwrap().set_modified(old).unwrap();
+    s.write("assets/a/a.bin", b"alpha, edited");
+    s.ninja(&[]).ok();
+    for f in ["build/.packer-tmpAAAA", "build/obj/.packer-tmpBBBB", "build/keys/.packer-tmpCCCC"] {
+        assert!(!s.exists(f), "{f} swept by gen");
+    }
+    assert!(cached_tmp.exists(), "a shared cache's temp files are left to gc");
+    s.packer(&["gc", "--max-age", "30d"]).ok();
+    assert!(!cached_tmp.exists(), "swept by gc");
+}
