@@ -78,12 +78,7 @@ pub fn acquire(path: &Path, mode: Mode, what: &str) -> anyhow::Result<Held> {
         // Something else in its place (a directory, a link, a FIFO): it is no lock anyone
         // holds, since every holder opens a regular file. Replace it.
         Err(_) if std::fs::symlink_metadata(path).is_ok() => {
-            let m = std::fs::symlink_metadata(path)?;
-            if m.is_dir() {
-                std::fs::remove_dir_all(path)?;
-            } else {
-                std::fs::remove_file(path)?;
-            }
+            crate::fsutil::remove_if_exists(path)?;
             open()
         }
         r => r,
