@@ -22,13 +22,7 @@ pub fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
         .read(true)
         .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32)
         .open(path)?;
-    if !f.metadata()?.is_file() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("{} is not a regular file", path.display()),
-        ));
-    }
-    Ok(f)
+    regular(f, path)
 }
 
 /// Opens a user's file (a declaration, the registry, a source) for reading without blocking,
@@ -40,7 +34,8 @@ pub fn open_input(path: &Path) -> std::io::Result<std::fs::File> {
     regular(f, path)
 }
 
-fn regular(f: std::fs::File, path: &Path) -> std::io::Result<std::fs::File> {
+/// `f` (opened from `path`) if it is a regular file, else an error naming it.
+pub fn regular(f: std::fs::File, path: &Path) -> std::io::Result<std::fs::File> {
     if !f.metadata()?.is_file() {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,

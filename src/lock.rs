@@ -63,10 +63,7 @@ pub fn acquire(path: &Path, mode: Mode, what: &str) -> anyhow::Result<Held> {
             .truncate(false)
             .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32)
             .open(path)?;
-        if !f.metadata()?.is_file() {
-            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "not a regular file"));
-        }
-        Ok(f)
+        crate::fsutil::regular(f, path)
     };
     let file = match open() {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
