@@ -8,6 +8,55 @@ use std::collections::BTreeMap;
 /// The file name that marks an asset root.
 pub const FILE: &str = "asset.json";
 
+/// The payload limit of blobs and sound banks unless `output.metadata.max_bytes` says otherwise.
+pub const DEFAULT_MAX_BYTES: u64 = 16 << 20;
+/// The largest `output.metadata.max_bytes` accepted: container offsets are 32-bit.
+pub const MAX_MAX_BYTES: u64 = 1 << 30;
+/// The largest input file of any asset (a blob's source: its `max_bytes`; a sound bank's
+/// WAVs: this or its `max_bytes`, whichever is larger).
+pub const MAX_INPUT_BYTES: u64 = 64 << 20;
+
+/// How big an asset may get (doc/reference.md, "Limits"): checked before anything is
+/// allocated for it, so that a step's memory is bounded by these, not by what an input claims.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// The payload, in bytes (a tile bank's is always 34,816; a tilemap's is bounded by its
+    /// 4096×4096 cells).
+    pub payload: u64,
+    /// Each input file, in bytes.
+    pub input: u64,
+}
+
+impl Limits {
+    /// The limits of an asset of type `ty` whose effective `output.metadata` is `metadata`.
+    pub fn of(ty: AssetType, metadata: &Map<String, Value>) -> Limits {
+        let max_bytes = metadata.get("max_bytes").and_then(Value::as_u64).unwrap_or(DEFAULT_MAX_BYTES);
+        match ty {
+            AssetType::Blob => Limits { payload: max_bytes, input: max_bytes },
+            AssetType::SoundBank => Limits { payload: max_bytes, input: max_bytes.max(MAX_INPUT_BYTES) },
+            AssetType::TileBank | AssetType::Tilemap => Limits { payload: u64::MAX, input: MAX_INPUT_BYTES },
+        }
+    }
+
+    /// The limits of the asset a key document's `step_key` describes.
+    pub fn of_step_key(step_key: &Value) -> Limits {
+        let ty = step_key.get("format").and_then(Value::as_str).and_then(AssetType::of_format);
+        let empty = Map::new();
+        let metadata = step_key.get("metadata").and_then(Value::as_object).unwrap_or(&empty);
+        Limits::of(ty.unwrap_or(AssetType::TileBank), metadata)
+    }
+
+    /// Whether the type takes `output.metadata.max_bytes`.
+    pub fn raisable(ty: AssetType) -> bool {
+        matches!(ty, AssetType::Blob | AssetType::SoundBank)
+    }
+}
+
+/// `max_bytes`, when given, is a whole number in `1..=MAX_MAX_BYTES`.
+fn max_bytes_ok(metadata: &Map<String, Value>) -> bool {
+    metadata.get("max_bytes").is_none_or(|v| v.as_u64().is_some_and(|n| (1..=MAX_MAX_BYTES).contains(&n)))
+}
+
 /// The asset types of SPEC §3.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum AssetType {
@@ -32,6 +81,11 @@ impl AssetType {
 
     pub fn parse(s: &str) -> Option<AssetType> {
         AssetType::ALL.into_iter().find(|t| t.name() == s)
+    }
+
+    /// The type whose `output.format` is `format`.
+    pub fn of_format(format: &str) -> Option<AssetType> {
+        AssetType::ALL.into_iter().find(|t| t.format() == format)
     }
 
     /// The one `output.format` each type produces in v1.
@@ -383,9 +437,18 @@ impl Parser<'_> {
             }
             AssetType::Tilemap => Map::new(),
         };
-        let known: Vec<&str> = defaults.keys().map(String::as_str).collect();
+        // max_bytes is kept only when it differs from the default, so that keys made before
+        // it existed (and a declaration that spells the default out) stay the same.
+        let raisable = Limits::raisable(ty);
+        let mut known: Vec<&str> = defaults.keys().map(String::as_str).collect();
+        if raisable {
+            known.push("max_bytes");
+        }
         self.unknown_fields(&m, &known, "output.metadata");
-        m.retain(|k, _| defaults.contains_key(k));
+        if m.get("max_bytes").and_then(Value::as_u64) == Some(DEFAULT_MAX_BYTES) {
+            m.remove("max_bytes");
+        }
+        m.retain(|k, _| defaults.contains_key(k) || (raisable && k == "max_bytes"));
         for (k, v) in defaults {
             m.entry(k).or_insert(v);
         }
@@ -407,6 +470,17 @@ impl Parser<'_> {
         };
         let refs = |role: &str| d.inputs.get(role).map(|l| l.len()).unwrap_or(0) - files(role);
         let m = &d.metadata;
+        match d.ty {
+            AssetType::Blob | AssetType::SoundBank if !max_bytes_ok(m) => {
+                self.param(
+                    &format!("max_bytes must be a whole number of bytes from 1 to {MAX_MAX_BYTES}"),
+                    &format!(
+                        "set output.metadata.max_bytes, e.g. 33554432 for 32 MiB (default {DEFAULT_MAX_BYTES}, 16 MiB)"
+                    ),
+                );
+            }
+            _ => {}
+        }
         match d.ty {
             AssetType::Blob => {
                 let n = d.inputs.get("source").map(Vec::len).unwrap_or(0);

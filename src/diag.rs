@@ -121,6 +121,8 @@ codes! {
     PK045,
     /// An artifact a step reads was missing, unrecorded or damaged: rebuilt in this build (warning).
     PK046,
+    /// An input or a payload is over its asset's size limit.
+    PK047,
     /// An internal error: a bug in packer.
     PK099,
 }

@@ -76,12 +76,27 @@ pub fn open_beneath(root: &Path, rel: &str) -> std::io::Result<std::fs::File> {
     }
 }
 
-/// Reads a whole file opened by [`open_beneath`].
-pub fn read_beneath(root: &Path, rel: &str) -> std::io::Result<Vec<u8>> {
+/// Reads a whole file opened by [`open_beneath`], of at most `cap` bytes: a larger one is an
+/// error of kind `FileTooLarge`, found from its size before anything is allocated (and from
+/// the bytes read, should it grow meanwhile).
+pub fn read_beneath(root: &Path, rel: &str, cap: u64) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
-    let mut f = open_beneath(root, rel)?;
-    let mut bytes = Vec::with_capacity(f.metadata().map(|m| m.len() as usize).unwrap_or(0));
-    f.read_to_end(&mut bytes)?;
+    let f = open_beneath(root, rel)?;
+    let len = f.metadata()?.len();
+    let too_large = |len: u64| {
+        std::io::Error::new(
+            std::io::ErrorKind::FileTooLarge,
+            format!("{} is {len} bytes, more than the limit of {cap}", root.join(rel).display()),
+        )
+    };
+    if len > cap {
+        return Err(too_large(len));
+    }
+    let mut bytes = Vec::with_capacity(len as usize);
+    f.take(cap.saturating_add(1)).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > cap {
+        return Err(too_large(bytes.len() as u64));
+    }
     Ok(bytes)
 }
 

@@ -419,7 +419,10 @@ fn discover(dir: &Path, a: &Asset, diags: &mut Diagnostics) -> Vec<RelPath> {
     let root = a.root_in_project();
     let mut found = Vec::new();
     for map in a.declared_files() {
-        let Ok(bytes) = crate::fsutil::read_beneath(&root.under(dir), map.as_str()) else { continue };
+        let Ok(bytes) = crate::fsutil::read_beneath(&root.under(dir), map.as_str(), crate::decl::MAX_INPUT_BYTES)
+        else {
+            continue;
+        };
         let Ok(list) = tiled::external_tilesets(&bytes, map.file_name()) else { continue };
         let map_dir = map.as_str().rsplit_once('/').map(|(d, _)| d).unwrap_or("");
         for tsx in list {

@@ -37,7 +37,8 @@
 //! `idx < n_in` always holds, and the result lies between `s0` and `s1`, so it is an `i16`.
 //! With `from == to` the output equals the input. `convert_wav` refuses (as
 //! `Unsupported`) a resampled output of more than 2^27 frames (about 46 minutes at 48 kHz),
-//! before allocating it.
+//! before allocating it; [`planned_frames`] gives the exact output length from the header
+//! alone, so that a bank can hold its inputs to its `max_bytes` before decoding any.
 //!
 //! # Payload
 //!
@@ -130,13 +131,7 @@ fn unsupported(message: impl Into<String>) -> SoundError {
 /// `Unsupported`), the file's rate (`Corrupt` if 0, `RateMismatch`), the sample data
 /// (`Corrupt` if truncated), the resampled length (`Unsupported` above 2^27 frames).
 pub fn convert_wav(bytes: &[u8], target_rate: u32, resample: Resample) -> Result<Mono, SoundError> {
-    if !TARGET_RATES.contains(&target_rate) {
-        return Err(SoundError::BadTargetRate { rate: target_rate });
-    }
-    let header = read_header(bytes)?;
-    check_spec(&header.spec)?;
-    check_container(bytes, &header)?;
-    check_rate(header.spec.sample_rate, target_rate, resample)?;
+    let header = checked_header(bytes, target_rate, resample)?;
     let mono = decode(bytes, &header)?;
     let from = header.spec.sample_rate;
     if from == target_rate {
@@ -149,6 +144,37 @@ pub fn convert_wav(bytes: &[u8], target_rate: u32, resample: Resample) -> Result
         )));
     }
     Ok(Mono { samples: resample_linear(&mono, from, target_rate) })
+}
+
+/// The number of frames [`convert_wav`] would give for this file, from its header alone (the
+/// same checks run first, so a file it refuses is refused here too): what a caller budgets
+/// before anything is decoded or allocated. For a file `convert_wav` accepts, the count is
+/// exact.
+pub fn planned_frames(bytes: &[u8], target_rate: u32, resample: Resample) -> Result<u64, SoundError> {
+    let header = checked_header(bytes, target_rate, resample)?;
+    // The claim is believed only as far as the bytes go: a longer one is what decoding finds.
+    let claimed = header.data_start + u64::from(header.values) * u64::from(header.spec.bits_per_sample / 8);
+    if claimed > bytes.len() as u64 {
+        return Err(corrupt(format!(
+            "the data chunk claims {} bytes of samples; the file ends {} bytes short of them",
+            claimed - header.data_start,
+            claimed - bytes.len() as u64
+        )));
+    }
+    let frames = (header.values / u32::from(header.spec.channels)) as usize;
+    Ok(output_len(frames, header.spec.sample_rate, target_rate) as u64)
+}
+
+/// The checks before decoding, in the order [`convert_wav`] documents.
+fn checked_header(bytes: &[u8], target_rate: u32, resample: Resample) -> Result<Header, SoundError> {
+    if !TARGET_RATES.contains(&target_rate) {
+        return Err(SoundError::BadTargetRate { rate: target_rate });
+    }
+    let header = read_header(bytes)?;
+    check_spec(&header.spec)?;
+    check_container(bytes, &header)?;
+    check_rate(header.spec.sample_rate, target_rate, resample)?;
+    Ok(header)
 }
 
 /// What the header says, as hound parsed it.
@@ -359,6 +385,35 @@ pub fn assemble(inputs: &[(&str, &Mono)]) -> (Vec<u8>, Vec<(String, u64, u64)>) 
 mod tests {
     use super::*;
     use hound::{SampleFormat, WavSpec, WavSpecEx, WavWriter};
+
+    #[test]
+    fn planned_frames_is_what_convert_wav_gives_and_trusts_no_claim_past_the_bytes() {
+        let values: Vec<i32> = (0..1000).map(|i| i % 200 - 100).collect();
+        for (channels, rate, bits, target) in [
+            (1, 22050, 16, 22050),
+            (2, 44100, 24, 22050),
+            (1, 8000, 8, 48000),
+            (2, 11025, 32, 44100),
+            (1, 100, 16, 48000),
+        ] {
+            let bytes = wav_int(channels, rate, bits, &values);
+            let planned = planned_frames(&bytes, target, Resample::Linear).unwrap();
+            let converted = convert_wav(&bytes, target, Resample::Linear).unwrap();
+            assert_eq!(planned, converted.samples.len() as u64, "{channels} ch {rate} Hz {bits} bit → {target}");
+        }
+        let mut bytes = wav_int(1, 22050, 16, &values);
+        let at = bytes.windows(4).position(|w| w == b"data").unwrap() + 4;
+        bytes[at..at + 4].copy_from_slice(&2002u32.to_le_bytes());
+        let e = planned_frames(&bytes, 22050, Resample::None).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "corrupt WAV: the data chunk claims 2002 bytes of samples; the file ends 2 bytes short of them"
+        );
+        assert_eq!(
+            planned_frames(&wav_int(1, 8000, 16, &values), 22050, Resample::None),
+            Err(SoundError::RateMismatch { found: 8000, target: 22050 })
+        );
+    }
 
     // ---- WAV builders -------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ use super::memo::{self, Memo};
 use super::{dependency_keys, read_key_file, with_ext, Record};
 use crate::cache::{self, Cache};
 use crate::canon;
+use crate::decl::AssetType;
 use crate::diag::{fail, Code, Diagnostic};
 use crate::keys::{self, KeyDoc, KeyFile, Keyed, SourceKey};
 use serde_json::Value;
@@ -53,6 +54,9 @@ pub struct Converted {
 /// ever built from or recorded under a key that does not describe its bytes.
 pub struct Sources<'a> {
     root: &'a Path,
+    /// The largest source this asset may read, and the asset's type (for the diagnostic).
+    cap: u64,
+    ty: Option<AssetType>,
     names: HashMap<&'a str, usize>,
     /// The hash each source must have (the key's).
     expected: &'a [SourceKey],
@@ -64,7 +68,7 @@ pub struct Sources<'a> {
 enum Unread {
     /// Its bytes do not hash to the key's.
     Changed,
-    Io(String),
+    Io(std::io::Error),
 }
 
 /// A source's bytes are not the ones its key names.
@@ -80,14 +84,16 @@ impl std::fmt::Display for SourceChanged {
 impl std::error::Error for SourceChanged {}
 
 impl<'a> Sources<'a> {
-    fn new(root: &'a Path, expected: &'a [SourceKey]) -> Sources<'a> {
+    fn new(root: &'a Path, doc: &'a KeyDoc) -> Sources<'a> {
+        let expected = doc.sources.as_slice();
         let names = expected.iter().enumerate().map(|(i, s)| (s.name.as_str(), i)).collect();
-        Sources { root, names, expected, read: expected.iter().map(|_| OnceLock::new()).collect() }
+        let (cap, ty) = input_cap(doc);
+        Sources { root, cap, ty, names, expected, read: expected.iter().map(|_| OnceLock::new()).collect() }
     }
 
-    /// Sources already read (and hashed to `expected`).
-    fn with_bytes(root: &'a Path, expected: &'a [SourceKey], bytes: Vec<Vec<u8>>) -> Sources<'a> {
-        let s = Sources::new(root, expected);
+    /// Sources already read (and hashed to `doc`'s).
+    fn with_bytes(root: &'a Path, doc: &'a KeyDoc, bytes: Vec<Vec<u8>>) -> Sources<'a> {
+        let s = Sources::new(root, doc);
         for (cell, b) in s.read.iter().zip(bytes) {
             let _ = cell.set(Ok(b));
         }
@@ -97,7 +103,7 @@ impl<'a> Sources<'a> {
     fn get(&self, name: &str) -> anyhow::Result<&[u8]> {
         let Some(&i) = self.names.get(name) else { anyhow::bail!("source {name} is not in the key document") };
         let read = self.read[i].get_or_init(|| {
-            let bytes = crate::fsutil::read_beneath(self.root, name).map_err(|e| Unread::Io(e.to_string()))?;
+            let bytes = crate::fsutil::read_beneath(self.root, name, self.cap).map_err(Unread::Io)?;
             if keys::hash_bytes(&bytes) != self.expected[i].key {
                 return Err(Unread::Changed);
             }
@@ -106,15 +112,24 @@ impl<'a> Sources<'a> {
         match read {
             Ok(b) => Ok(b),
             Err(Unread::Changed) => Err(SourceChanged.into()),
-            Err(Unread::Io(e)) => fail(input_error(&self.root.join(name), e)),
+            Err(Unread::Io(e)) => fail(input_error(&self.root.join(name), e, self.ty)),
         }
     }
 }
 
+/// The largest source the asset a key document describes may read, and the asset's type.
+fn input_cap(doc: &KeyDoc) -> (u64, Option<AssetType>) {
+    let ty = doc.step_key.get("format").and_then(Value::as_str).and_then(AssetType::of_format);
+    (crate::decl::Limits::of_step_key(&doc.step_key).input, ty)
+}
+
 /// A source that cannot be read: PK013 when it resolves outside the root (a link swapped in
-/// after gen), else PK005.
-fn input_error(path: &Path, e: &str) -> Diagnostic {
-    if e.contains("outside its asset root") {
+/// after gen), PK047 when it is larger than the asset's limit, else PK005.
+fn input_error(path: &Path, e: &std::io::Error, ty: Option<AssetType>) -> Diagnostic {
+    if e.kind() == std::io::ErrorKind::FileTooLarge {
+        return too_large(path, &e.to_string(), ty);
+    }
+    if e.to_string().contains("outside its asset root") {
         return Diagnostic::error(
             Code::PK013,
             "input resolves outside its asset root (through a symlink): not read",
@@ -128,6 +143,19 @@ fn input_error(path: &Path, e: &str) -> Diagnostic {
         "restore the file, or run `packer gen` to re-plan",
     )
     .file(path.display())
+}
+
+/// PK047: an input or a payload over the asset's size limit (doc/reference.md, "Limits").
+pub fn too_large(path: &Path, what: &str, ty: Option<AssetType>) -> Diagnostic {
+    let fix = match ty {
+        Some(ty) if crate::decl::Limits::raisable(ty) => format!(
+            "raise output.metadata.max_bytes in asset.json (default {}, at most {}), or make it smaller",
+            crate::decl::DEFAULT_MAX_BYTES,
+            crate::decl::MAX_MAX_BYTES
+        ),
+        _ => format!("make the file smaller: an input may be at most {} bytes", crate::decl::MAX_INPUT_BYTES),
+    };
+    Diagnostic::error(Code::PK047, format!("too large: {what}"), fix).file(path.display())
 }
 
 /// Everything a conversion may use.
@@ -296,10 +324,10 @@ pub fn run_asset_step(
             convert(&ctx)
         };
         // Sources read on demand; if one changed since gen, again from sources all read first.
-        let (key, c) = match run(&key, Sources::new(&o.root, &key.doc.sources)) {
+        let (key, c) = match run(&key, Sources::new(&o.root, &key.doc)) {
             Err(e) if e.is::<SourceChanged>() => {
                 let (key, bytes) = read_sources(&o.root, key)?;
-                let c = run(&key, Sources::with_bytes(&o.root, &key.doc.sources, bytes))?;
+                let c = run(&key, Sources::with_bytes(&o.root, &key.doc, bytes))?;
                 (key, c)
             }
             r => (key, r?),
@@ -318,11 +346,12 @@ pub fn run_asset_step(
 /// actually read, so that a source edited after gen is never recorded under the old key.
 fn read_sources(root: &Path, key: Keyed) -> anyhow::Result<(Keyed, Vec<Vec<u8>>)> {
     // A bank of a thousand sprites is a thousand reads: on every core.
+    let (cap, ty) = input_cap(&key.doc);
     let read = super::parallel_map(&key.doc.sources, |s| {
         let path = root.join(&s.name);
-        match crate::fsutil::read_beneath(root, &s.name) {
+        match crate::fsutil::read_beneath(root, &s.name, cap) {
             Ok(bytes) => Ok((keys::hash_bytes(&bytes), bytes)),
-            Err(e) => fail(input_error(&path, &e.to_string())),
+            Err(e) => fail(input_error(&path, &e, ty)),
         }
     })?;
     let mut doc = key.doc.clone();
@@ -371,11 +400,15 @@ pub fn read_declaration(root: &Path) -> anyhow::Result<crate::decl::Declaration>
 /// Hashes the input files of a declaration, for a step run by hand.
 pub fn hash_inputs(root: &Path, decl: &crate::decl::Declaration) -> anyhow::Result<Vec<keys::SourceKey>> {
     let mut out = Vec::new();
+    let limits = crate::decl::Limits::of(decl.ty, &decl.metadata);
     for input in decl.inputs.values().flatten() {
         if let crate::decl::InputRef::File(p) = input {
             let path = p.under(root);
-            match crate::fsutil::read_beneath(root, p.as_str()).map(|b| keys::hash_bytes(&b)) {
+            match crate::fsutil::read_beneath(root, p.as_str(), limits.input).map(|b| keys::hash_bytes(&b)) {
                 Ok(key) => out.push(keys::SourceKey { name: p.to_string(), key }),
+                Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => {
+                    return fail(too_large(&path, &e.to_string(), Some(decl.ty)).asset(&decl.name))
+                }
                 Err(e) => {
                     return fail(
                         Diagnostic::error(

@@ -18,7 +18,20 @@ pub fn run(o: &AssetStepOptions) -> anyhow::Result<Outcome> {
             let names: Vec<&str> = ctx.source_names().collect();
             let bytes = match (names.as_slice(), ctx.key.doc.dependencies_weak.as_slice()) {
                 ([name], []) => ctx.source(name)?.to_vec(),
-                ([], [dep]) => read_dependency_payload(ctx.obj_dir, dep)?,
+                ([], [dep]) => {
+                    let bytes = read_dependency_payload(ctx.obj_dir, dep)?;
+                    let limit = crate::decl::Limits::of_step_key(&ctx.key.doc.step_key).payload;
+                    if bytes.len() as u64 > limit {
+                        let what =
+                            format!("the referenced payload is {} bytes, more than the limit of {limit}", bytes.len());
+                        return fail(super::asset::too_large(
+                            &ctx.root.join(crate::decl::FILE),
+                            &what,
+                            Some(AssetType::Blob),
+                        ));
+                    }
+                    bytes
+                }
                 _ => {
                     return fail(Diagnostic::error(
                         Code::PK015,

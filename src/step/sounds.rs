@@ -26,7 +26,8 @@ fn convert(ctx: &Ctx) -> anyhow::Result<Converted> {
         .as_array()
         .map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect())
         .unwrap_or_default();
-    let converted = crate::step::parallel_map(&inputs, |name| convert_one(ctx, name, rate, resample))?;
+    let budget = Budget::new(ctx, crate::decl::Limits::of_step_key(params).payload);
+    let converted = crate::step::parallel_map(&inputs, |name| convert_one(ctx, name, rate, resample, &budget))?;
     let named: Vec<(&str, &Mono)> = inputs.iter().map(String::as_str).zip(converted.iter()).collect();
     let (payload, table) = sounds::assemble(&named);
     let samples: Map<String, Value> = table
@@ -42,17 +43,54 @@ fn convert(ctx: &Ctx) -> anyhow::Result<Converted> {
     })
 }
 
-fn convert_one(ctx: &Ctx, name: &str, rate: u32, resample: Resample) -> anyhow::Result<Mono> {
+fn convert_one(ctx: &Ctx, name: &str, rate: u32, resample: Resample, budget: &Budget) -> anyhow::Result<Mono> {
     let mode = if resample == Resample::Linear { "linear" } else { "none" };
     let doc = ctx.input_doc("sounds.convert", CONVERT_VERSION, name, json!({"sample_rate": rate, "resample": mode}))?;
+    let converted = std::cell::Cell::new(false);
     let encoded = ctx.per_input(name, doc, || {
-        let mono = sounds::convert_wav(ctx.source(name)?, rate, resample).map_err(|e| diagnose(ctx, name, &e))?;
+        let bytes = ctx.source(name)?;
+        let frames = sounds::planned_frames(bytes, rate, resample).map_err(|e| diagnose(ctx, name, &e))?;
+        budget.take(name, frames.saturating_mul(2))?;
+        converted.set(true);
+        let mono = sounds::convert_wav(bytes, rate, resample).map_err(|e| diagnose(ctx, name, &e))?;
         Ok(mono.samples.iter().flat_map(|s| s.to_le_bytes()).collect())
     })?;
     if encoded.len() % 2 != 0 {
         anyhow::bail!("cached conversion of {name} is malformed");
     }
+    if !converted.get() {
+        budget.take(name, encoded.len() as u64)?;
+    }
     Ok(Mono { samples: encoded.chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect() })
+}
+
+/// The payload bytes a bank may still take: each input takes its share before it is decoded
+/// (from its header) or once found converted, so that the conversions running at once never
+/// allocate more than the bank's limit, whatever their headers claim and whatever the order.
+struct Budget<'a> {
+    ctx: &'a Ctx<'a>,
+    limit: u64,
+    taken: std::sync::atomic::AtomicU64,
+}
+
+impl<'a> Budget<'a> {
+    fn new(ctx: &'a Ctx<'a>, limit: u64) -> Budget<'a> {
+        Budget { ctx, limit, taken: std::sync::atomic::AtomicU64::new(0) }
+    }
+
+    fn take(&self, name: &str, bytes: u64) -> anyhow::Result<()> {
+        let before = self.taken.fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
+        let total = before.saturating_add(bytes);
+        if total <= self.limit {
+            return Ok(());
+        }
+        let what = format!(
+            "with {name} ({bytes} bytes once converted) the bank's samples come to at least {total} bytes, more than its limit of {}",
+            self.limit
+        );
+        Err(Blocked::from(crate::step::asset::too_large(&self.ctx.root.join(name), &what, Some(AssetType::SoundBank)))
+            .into())
+    }
 }
 
 fn diagnose(ctx: &Ctx, name: &str, e: &SoundError) -> anyhow::Error {

@@ -104,6 +104,32 @@ impl Space {
         Run::from_output(Command::new(packer_bin()).args(args).current_dir(&self.dir).output().expect("run packer"))
     }
 
+    /// Runs packer under an address-space limit of `limit_mib` and returns the run with its
+    /// peak resident set size in KiB and its wall time: python's `getrusage(RUSAGE_CHILDREN)`
+    /// sees only this one child, whatever else the test process runs meanwhile.
+    pub fn packer_measured(&self, args: &[&str], limit_mib: u64) -> (Run, u64, std::time::Duration) {
+        const MEASURE: &str = "import resource, subprocess, sys\n\
+            lim = int(sys.argv[1]) << 20\n\
+            resource.setrlimit(resource.RLIMIT_AS, (lim, lim))\n\
+            r = subprocess.run(sys.argv[2:])\n\
+            sys.stderr.write('@@maxrss %d\\n' % resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n\
+            sys.exit(r.returncode if r.returncode >= 0 else 128 - r.returncode)\n";
+        let start = std::time::Instant::now();
+        let out = Command::new("python3")
+            .args(["-c", MEASURE, &limit_mib.to_string()])
+            .arg(packer_bin())
+            .args(args)
+            .current_dir(&self.dir)
+            .output()
+            .expect("run python3 (the peak-memory wrapper)");
+        let elapsed = start.elapsed();
+        let mut run = Run::from_output(out);
+        let (rest, rss) = run.stderr.rsplit_once("@@maxrss ").expect("the wrapper reports maxrss");
+        let rss = rss.trim().parse().expect("maxrss is a number");
+        run.stderr = rest.to_string();
+        (run, rss, elapsed)
+    }
+
     pub fn ninja(&self, args: &[&str]) -> Run {
         Run::from_output(
             Command::new(ninja_bin())

@@ -9,6 +9,7 @@
 //! - `names`     — nasty file names end to end.
 //! - `diagnostics` — bad input: exit 1, a PKnnn code naming the file, nothing half-written.
 //! - `steps`     — steps run by hand, with and without key files.
+//! - `limits`    — size limits (PK047): peak memory and time of refused and raised assets.
 //!
 //! The Ninja used is `$PACKER_TEST_NINJA` (default `ninja`); `scripts/test.sh` runs the suite
 //! once with Debian's ninja 1.11 and once with PyPI's ninja 1.13. A missing ninja fails.
@@ -24,6 +25,7 @@ mod formats;
 mod gating;
 mod harness;
 mod integrate;
+mod limits;
 mod mistakes;
 mod names;
 mod nonstrict;
