@@ -289,6 +289,11 @@ pub fn run_asset_step(
     own_key: impl FnOnce(&AssetStepOptions) -> anyhow::Result<KeyFile>,
     convert: impl Fn(&Ctx) -> anyhow::Result<Converted>,
 ) -> anyhow::Result<Outcome> {
+    let obj_dir = o.obj_dir();
+    let id = o.out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    // Locked before the key file is read: a step that waited (behind gen, or an orphan of a
+    // killed Ninja) builds the key that is current when it runs, never the one it started with.
+    let _locks = super::lock_action(&obj_dir, &id, o.key.is_some())?;
     let kf = match o.key.as_deref().map(read_key_file) {
         Some(Ok(kf)) => kf,
         Some(Err(e)) => {
@@ -299,7 +304,6 @@ pub fn run_asset_step(
         }
         None => own_key(o)?,
     };
-    let obj_dir = o.obj_dir();
     // The dependency keys recorded beside the artifacts this step will read. When they are
     // the ones the key file names (strict mode, dependencies built as planned, or none at
     // all) the key file's keys stand; else the document is keyed again.
@@ -309,8 +313,6 @@ pub fn run_asset_step(
     } else {
         KeyDoc { dependencies_strong: deps, ..kf.keyed.doc }.keyed()
     };
-    let id = o.out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let _locks = super::lock_action(&obj_dir, &id, o.key.is_some())?;
     let action = keys::action_name_str(&id);
     let cache = o.cache.as_ref().map(Cache::new);
     let gate = artifact_gate(&o.out, cache.clone(), kf.mode);

@@ -51,7 +51,7 @@ const TSX: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 </tileset>
 "#;
 
-fn tmx(csv: &str) -> String {
+pub fn tmx(csv: &str) -> String {
     format!(
         r#"<?xml version="1.0" encoding="UTF-8"?>
 <map version="1.10" orientation="orthogonal" renderorder="right-down" width="3" height="2" tilewidth="8" tileheight="8" infinite="0">
@@ -68,7 +68,7 @@ fn tmx(csv: &str) -> String {
 }
 
 /// A bank `bank` (a.png 16×8 → tiles 0–1, b.png 16×16 → tiles 2–5), a sound bank and a map.
-fn workspace() -> Space {
+pub fn workspace() -> Space {
     let s = Space::new();
     s.write("assets/bank/a.png", &png4(16, 8, |x, _| (x / 8) as u8 + 1));
     s.write("assets/bank/b.png", &png4(16, 16, |x, y| ((x / 8) + 2 * (y / 8)) as u8 + 3));

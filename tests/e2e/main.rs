@@ -9,6 +9,7 @@
 //! - `names`     — nasty file names end to end.
 //! - `diagnostics` — bad input: exit 1, a PKnnn code naming the file, nothing half-written.
 //! - `steps`     — steps run by hand, with and without key files.
+//! - `kill`      — SIGKILL of ninja, build, gen and single steps at seeded random moments.
 //! - `limits`    — size limits (PK047): peak memory and time of refused and raised assets.
 //!
 //! The Ninja used is `$PACKER_TEST_NINJA` (default `ninja`); `scripts/test.sh` runs the suite
@@ -25,6 +26,7 @@ mod formats;
 mod gating;
 mod harness;
 mod integrate;
+mod kill;
 mod limits;
 mod mistakes;
 mod names;

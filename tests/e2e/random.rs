@@ -1,23 +1,7 @@
 //! Seeded random edit sequences: after every step of the sequence, the incremental build
 //! equals a clean build (SPEC §6 determinism), in strict and non-strict mode.
 
-use crate::harness::{tick, Space, OUTPUTS};
-
-/// xorshift64*: a tiny deterministic generator, so a failure replays from its seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+use crate::harness::{tick, Rng, Space, OUTPUTS};
 
 struct Blob {
     name: String,
@@ -121,7 +105,7 @@ fn run(seed: u64, non_strict: bool) {
 /// A clean build of the same assets elsewhere. Non-strict results depend on the cache (which
 /// artifact a weak key resolved to first), so that clean build shares the cache; strict ones
 /// must not depend on it, so that one starts from an empty cache.
-fn compare_with_clean(s: &Space, non_strict: bool, what: &str) {
+pub fn compare_with_clean(s: &Space, non_strict: bool, what: &str) {
     let clean = s.clone_assets();
     if non_strict {
         let shared = s.path("assets/.prometeu/cache");
