@@ -299,36 +299,47 @@ fn compute_keys(ws: &Workspace, g: &graph::Graph, fp: &mut Fingerprints) -> anyh
         paths.extend(a.files().map(|f| root.join(f).to_string()));
     }
     let hashes = fp.hash_all(&ws.dir, &paths)?;
+    anyhow::ensure!(hashes.len() == paths.len(), "{} hashes for {} sources", hashes.len(), paths.len());
     let mut next = hashes.into_iter();
     let sources: Vec<Vec<SourceKey>> = ws
         .assets
         .iter()
-        .map(|a| a.files().map(|f| SourceKey { name: f.to_string(), key: next.next().unwrap_or_default() }).collect())
+        .map(|a| a.files().zip(next.by_ref()).map(|(f, key)| SourceKey { name: f.to_string(), key }).collect())
         .collect();
-    let key_of = |i: usize, keyed: &[Option<Keyed>]| {
+    // No key is ever made from a default: a dependency not keyed yet, or a tilemap without
+    // its bank, is a bug in the graph's order, reported as one.
+    let key_of = |i: usize, keyed: &[Option<Keyed>]| -> anyhow::Result<Keyed> {
         let a = &ws.assets[i];
-        let deps: Vec<(u64, String)> = g.deps[i]
+        let deps = g.deps[i]
             .iter()
-            .map(|&d| (ws.assets[d].id, keyed[d].as_ref().map(|k| k.strong.clone()).unwrap_or_default()))
-            .collect();
+            .map(|&d| match keyed.get(d).and_then(Option::as_ref) {
+                Some(k) => Ok((ws.assets[d].id, k.strong.clone())),
+                None => {
+                    anyhow::bail!("asset {} is keyed before its dependency {}", a.decl.name, ws.assets[d].decl.name)
+                }
+            })
+            .collect::<anyhow::Result<Vec<(u64, String)>>>()?;
         let (step, version) = step_of(a.decl.ty);
         let mut doc = keys::asset_doc(step, version, &a.decl, sources[i].clone(), &deps);
         if a.decl.ty == AssetType::Tilemap {
-            let bank = g.deps[i].first().map(|&d| ws.assets[d].root.to_string()).unwrap_or_default();
-            step::tilemap::complete_key(&mut doc, a.root.as_str(), &bank);
+            let Some(&bank) = g.deps[i].first() else {
+                anyhow::bail!("tilemap {} has no tile bank in the graph", a.decl.name)
+            };
+            step::tilemap::complete_key(&mut doc, a.root.as_str(), ws.assets[bank].root.as_str());
         }
-        doc.keyed()
+        Ok(doc.keyed())
     };
     // Assets without dependencies (nearly all) on every core; then the rest, dependencies
     // first.
     let mut keyed: Vec<Option<Keyed>> = vec![None; ws.assets.len()];
     let free: Vec<usize> = (0..ws.assets.len()).filter(|&i| g.deps[i].is_empty()).collect();
-    for (i, k) in free.iter().zip(step::parallel_map(&free, |&i| Ok(key_of(i, &[])))?) {
+    for (i, k) in free.iter().zip(step::parallel_map(&free, |&i| key_of(i, &[]))?) {
         keyed[*i] = Some(k);
     }
     for &i in g.order.iter().filter(|&&i| !g.deps[i].is_empty()) {
-        keyed[i] = Some(key_of(i, &keyed));
+        keyed[i] = Some(key_of(i, &keyed)?);
     }
+    anyhow::ensure!(keyed.iter().all(Option::is_some), "an asset was left out of the graph's order");
     Ok(keyed.into_iter().flatten().collect())
 }
 
@@ -460,4 +471,61 @@ fn remove_stale(dir: &Path, opts: &Options, assets: &[Asset]) -> anyhow::Result<
         }
     }
     Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A bank and a map on it, registered by hand (the bytes are never decoded: keys only hash).
+    fn workspace(dir: &Path) -> Workspace {
+        let write = |rel: &str, text: &str| {
+            let p = dir.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        let entry = |id: u64, root: &str| {
+            format!(r#"{{"asset_id": {id}, "asset_uuid": "u{id}", "root": "{root}", "included_in_build": true}}"#)
+        };
+        write(
+            "assets/.prometeu/index.json",
+            &format!(
+                r#"{{"schema_version": 1, "next_asset_id": 3, "assets": [{}, {}]}}"#,
+                entry(1, "bank"),
+                entry(2, "map")
+            ),
+        );
+        write("assets/bank/a.png", "png");
+        write(
+            "assets/bank/asset.json",
+            r#"{"schema_version":1,"asset_uuid":"u1","name":"bank","type":"tile_bank","inputs":{"tiles":["a.png"]},"output":{"format":"TILES/indexed_v1","codec":"NONE"},"preload":{"enabled":false}}"#,
+        );
+        write("assets/map/m.tmx", "<map/>");
+        write(
+            "assets/map/asset.json",
+            r#"{"schema_version":1,"asset_uuid":"u2","name":"map","type":"tilemap","inputs":{"map":["m.tmx"],"tiles":["@asset:bank"]},"output":{"format":"TILEMAP/u16_v1","codec":"NONE"},"preload":{"enabled":false}}"#,
+        );
+        let ws = Workspace::load(dir).unwrap();
+        assert!(!ws.diags.blocking(), "{:?}", ws.diags.0);
+        ws
+    }
+
+    #[test]
+    fn keys_are_never_made_from_a_default_when_the_graph_is_wrong() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = workspace(dir.path());
+        let g = graph::build(&ws.assets).unwrap();
+        let keys = compute_keys(&ws, &g, &mut Fingerprints::default()).unwrap();
+        assert_eq!(keys.len(), 2);
+        assert_eq!(keys[1].doc.dependencies_strong, [keys[0].strong.clone()], "the map's key holds the bank's");
+
+        // An order that puts the map first (here: a cycle no graph::build would let through).
+        let cyclic = graph::Graph { order: vec![1, 0], deps: vec![vec![1], vec![0]] };
+        let e = compute_keys(&ws, &cyclic, &mut Fingerprints::default()).unwrap_err();
+        assert_eq!(e.to_string(), "asset map is keyed before its dependency bank");
+
+        let bankless = graph::Graph { order: g.order.clone(), deps: vec![Vec::new(); 2] };
+        let e = compute_keys(&ws, &bankless, &mut Fingerprints::default()).unwrap_err();
+        assert_eq!(e.to_string(), "tilemap map has no tile bank in the graph");
+    }
 }

@@ -74,7 +74,17 @@ fn own_key(o: &AssetStepOptions) -> anyhow::Result<KeyFile> {
     };
     let mut fp = crate::fingerprint::Fingerprints::load(&o.project);
     let planned = crate::gen::plan_keys(&o.project, &mut fp)?;
-    let i = planned.ws.assets.iter().position(|x| x.id == a.id).unwrap_or(0);
+    let Some(i) = planned.ws.assets.iter().position(|x| x.id == a.id) else {
+        return fail(
+            Diagnostic::error(
+                Code::PK020,
+                "this tilemap left the build while its key was planned (the registry changed)",
+                "run the step again",
+            )
+            .file(o.root.display())
+            .asset(&a.decl.name),
+        );
+    };
     Ok(KeyFile::new(crate::keys::Mode::resolve(false, false), &planned.keys[i]))
 }
 

@@ -36,7 +36,7 @@ fn copy_space(from: &Space) -> Space {
 }
 
 #[derive(Clone, Copy, Debug)]
-enum Damage {
+pub enum Damage {
     Truncate,
     Flip,
     Delete,
@@ -45,10 +45,10 @@ enum Damage {
     Fifo,
 }
 
-const ALL: [Damage; 6] =
+pub const ALL: [Damage; 6] =
     [Damage::Truncate, Damage::Flip, Damage::Delete, Damage::Directory, Damage::Symlink, Damage::Fifo];
 
-fn damage(path: &Path, how: Damage) {
+pub fn damage(path: &Path, how: Damage) {
     let meta = std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     match how {
         Damage::Truncate => {

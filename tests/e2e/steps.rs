@@ -103,3 +103,19 @@ fn a_corrupt_record_means_rebuild_not_crash() {
     s.packer(&["step", "blob", "--key=build/keys/1.key", "--root=assets/a", "--out=build/obj/1"]).ok();
     assert_eq!(record(&s, "build/obj/1.rec")["key"]["strong"], key(&s, "build/keys/1.key")["strong"]);
 }
+
+#[test]
+fn a_tilemap_left_out_of_the_build_is_refused_by_hand_not_keyed_as_another_asset() {
+    // Excluded, the map has no key; the step refuses rather than key it as another asset.
+    let s = crate::formats::workspace();
+    let mut reg: Value = serde_json::from_slice(&s.read("assets/.prometeu/index.json")).unwrap();
+    let map = reg["assets"].as_array_mut().unwrap().iter_mut().find(|a| a["root"] == "map").unwrap();
+    map["included_in_build"] = false.into();
+    let id = map["asset_id"].to_string();
+    s.write("assets/.prometeu/index.json", serde_json::to_string_pretty(&reg).unwrap().as_bytes());
+    s.build();
+    let r = s.packer(&["step", "tilemap", &format!("--id={id}"), "--root=assets/map", "--build-dir=build"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("assets/map: error[PK020]: this tilemap is not a registered asset"), "{}", r.stderr);
+    assert!(!s.exists(&format!("build/obj/{id}.rec")));
+}
