@@ -12,7 +12,7 @@
 use crate::canon;
 use crate::fsutil;
 use crate::keys;
-use crate::step::Record;
+use crate::record::Record;
 use anyhow::Context;
 use serde::Serialize;
 use std::path::{Path, PathBuf};

@@ -110,7 +110,7 @@ impl Fingerprints {
         let mut todo: Vec<usize> = Vec::new();
         // Stat (on every core) only what a fingerprint may vouch for; a file without one is
         // stat'ed through the handle it is hashed from, one path lookup instead of two.
-        let mut stats: Vec<Option<std::fs::Metadata>> = crate::step::parallel_map(paths, |p| {
+        let mut stats: Vec<Option<std::fs::Metadata>> = crate::par::parallel_map(paths, |p| {
             Ok(self.files.contains_key(p).then(|| std::fs::metadata(project.join(p)).ok()).flatten())
         })?;
         for (i, (p, meta)) in paths.iter().zip(&stats).enumerate() {
@@ -204,7 +204,7 @@ fn hash_parallel(
     which: &[usize],
     done: &AtomicUsize,
 ) -> anyhow::Result<Vec<(String, std::fs::Metadata)>> {
-    crate::step::parallel_map(which, |&i| {
+    crate::par::parallel_map(which, |&i| {
         let p = project.join(&paths[i]);
         let hashed = (|| {
             let f = fsutil::open_input(&p)?;

@@ -104,7 +104,7 @@ pub fn write(
 ) -> anyhow::Result<Written> {
     let ledger_path = ledger_file(build_dir);
     let ledger = load(&ledger_path, mode);
-    let changed = crate::step::parallel_map(files, |(path, k)| {
+    let changed = crate::par::parallel_map(files, |(path, k)| {
         let trusted = ledger.as_ref().is_some_and(|l| {
             l.files.get(&name_of(path)).is_some_and(|(key, st)| {
                 key == identity(mode, k)
@@ -132,7 +132,7 @@ pub fn write(
     // `before` is in file order: the late ones are at its end.
     let split = before.iter().position(|(i, _)| *i >= files.len().saturating_sub(late)).unwrap_or(before.len());
     let (early, last) = before.split_at(split);
-    let mut restored = crate::step::parallel_map(early, |&(i, _)| Ok(restore(i)))?;
+    let mut restored = crate::par::parallel_map(early, |&(i, _)| Ok(restore(i)))?;
     restored.extend(last.iter().map(|&(i, _)| restore(i)));
     for ((i, mtime), _) in before.iter().zip(restored).filter(|(_, r)| *r) {
         let f = std::fs::File::options().write(true).open(&files[*i].0)?;
@@ -141,7 +141,7 @@ pub fn write(
     }
     let taken =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as i128).unwrap_or(0);
-    let stats = crate::step::parallel_map(files, |(path, _)| Ok(stat(path)))?;
+    let stats = crate::par::parallel_map(files, |(path, _)| Ok(stat(path)))?;
     let mut text = format!("{MAGIC} {} {taken}\n", mode_name(mode));
     for ((path, k), st) in files.iter().zip(stats) {
         if let Some((size, mtime, ino)) = st {

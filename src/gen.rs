@@ -278,7 +278,7 @@ pub fn run(dir: &Path, opts: &Options) -> anyhow::Result<Report> {
 /// (each was up to date, or has just been restored), so that the pack's planned key is the
 /// one its step would compute from the records.
 fn restore_pack(p: &Planned, obj_dir: &Path, build_dir: &Path, cache: &crate::cache::Cache) -> bool {
-    let settled = step::parallel_map(&p.ws.assets, |a| {
+    let settled = crate::par::parallel_map(&p.ws.assets, |a| {
         let rec = step::with_ext(&obj_dir.join(a.id.to_string()), "rec");
         Ok(step::read_record_keys(&rec).map(|r| r.strong))
     });
@@ -333,7 +333,7 @@ fn compute_keys(ws: &Workspace, g: &graph::Graph, fp: &mut Fingerprints) -> anyh
     // first.
     let mut keyed: Vec<Option<Keyed>> = vec![None; ws.assets.len()];
     let free: Vec<usize> = (0..ws.assets.len()).filter(|&i| g.deps[i].is_empty()).collect();
-    for (i, k) in free.iter().zip(step::parallel_map(&free, |&i| key_of(i, &[]))?) {
+    for (i, k) in free.iter().zip(crate::par::parallel_map(&free, |&i| key_of(i, &[]))?) {
         keyed[*i] = Some(k);
     }
     for &i in g.order.iter().filter(|&&i| !g.deps[i].is_empty()) {

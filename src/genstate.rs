@@ -121,7 +121,7 @@ pub fn check(dir: &Path, build_dir: &str, options: &str, used: &(dyn Fn(&str) ->
     }
     let differs = AtomicBool::new(false);
     let rehashed = std::sync::Mutex::new(Vec::new());
-    let checked = crate::step::parallel_map(inputs, |e| {
+    let checked = crate::par::parallel_map(inputs, |e| {
         if differs.load(Ordering::Relaxed) {
             return Ok(());
         }
@@ -194,7 +194,7 @@ fn render<'a>(options: &str, taken: i128, n_inputs: usize, entries: impl Iterato
 pub fn record(dir: &Path, build_dir: &str, state: &GenState) {
     let taken = now_ns();
     let paths: Vec<&str> = state.inputs.iter().chain(&state.outputs).map(String::as_str).collect();
-    let stats = crate::step::parallel_map(&paths, |p| Ok(stat(dir, p))).unwrap_or_default();
+    let stats = crate::par::parallel_map(&paths, |p| Ok(stat(dir, p))).unwrap_or_default();
     if stats.len() != paths.len() || stats.iter().any(Option::is_none) {
         let _ = fsutil::remove_if_exists(&file(dir, build_dir));
         return;

@@ -96,7 +96,7 @@ impl Workspace {
         check_registry_identity(&registry, &mut diags);
         let mut assets = Vec::new();
         // Reading and parsing the declarations is the bulk of the work: spread it over the cores.
-        let parsed = crate::step::parallel_map(&registry.assets, |entry| {
+        let parsed = crate::par::parallel_map(&registry.assets, |entry| {
             let decl_rel = project_path(&entry.root).join(&rel(decl::FILE));
             let bytes = crate::fingerprint::read_fingerprinted(&decl_rel.under(dir));
             let parsed =
@@ -154,7 +154,7 @@ impl Workspace {
         let mut assets: Vec<Asset> = assets.into_iter().filter_map(|(a, inc)| inc.then_some(a)).collect();
         assets.sort_by_key(|a| a.id);
         // Patterns expanded, then one lstat or more per input: on every core too.
-        let checked = crate::step::parallel_map(&assets, |a| {
+        let checked = crate::par::parallel_map(&assets, |a| {
             let mut a = a.clone();
             let mut found = Diagnostics::default();
             if !expand(dir, &mut a, &mut found) {

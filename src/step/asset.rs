@@ -227,8 +227,7 @@ impl Ctx<'_> {
         if let Err(e) = self.inputs.put(&rec, std::slice::from_ref(&bytes)) {
             eprintln!("packer: warning: could not cache {input}: {e:#}");
         }
-        let line =
-            serde_json::json!({"action": self.action, "input": input, "outcome": "built", "worker": super::worker()});
+        let line = serde_json::json!({"action": self.action, "input": input, "outcome": "built", "worker": crate::par::worker()});
         append_log(self.obj_dir, &line);
         self.memo.put(memo_key, bytes.clone());
         Ok(bytes)
@@ -349,7 +348,7 @@ pub fn run_asset_step(
 fn read_sources(root: &Path, key: Keyed) -> anyhow::Result<(Keyed, Vec<Vec<u8>>)> {
     // A bank of a thousand sprites is a thousand reads: on every core.
     let (cap, ty) = input_cap(&key.doc);
-    let read = super::parallel_map(&key.doc.sources, |s| {
+    let read = crate::par::parallel_map(&key.doc.sources, |s| {
         let path = root.join(&s.name);
         match crate::fsutil::read_beneath(root, &s.name, cap) {
             Ok(bytes) => Ok((keys::hash_bytes(&bytes), bytes)),

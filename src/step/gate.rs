@@ -1,74 +1,20 @@
 //! The gate of every step: decide up to date / restore / build, commit outputs atomically,
 //! keep the record beside them, store in the cache, and log the outcome.
 
-use super::RecordKeys;
 use crate::cache::{self, Cache};
 use crate::canon;
 use crate::fsutil;
 use crate::keys::{self, Keyed, Mode};
+use crate::record::{previous_path, Digest, How, Record, RecordKeys};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Size and BLAKE3 of one output, as recorded.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Digest {
-    pub size: u64,
-    pub blake3: String,
-    /// Local records only: the file's mtime (ns) and inode when written. When they still
-    /// match, the output is taken as intact without reading it (the no-op step stays cheap);
-    /// otherwise its bytes are hashed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stat: Option<(i128, u64)>,
-}
-
-impl Digest {
-    pub fn of(bytes: &[u8]) -> Digest {
-        Digest { size: bytes.len() as u64, blake3: keys::hash_bytes(bytes), stat: None }
-    }
-}
-
 fn file_stat(path: &Path) -> Option<(u64, i128, u64)> {
     use std::os::unix::fs::MetadataExt;
     let m = std::fs::metadata(path).ok()?;
     Some((m.len(), m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128, m.ino()))
-}
-
-/// How the outputs a record describes came to be.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum How {
-    Built,
-    /// Restored from the action cache by strong key.
-    Restored,
-    /// Restored by weak key (non-strict): built against other dependency versions.
-    RestoredWeak,
-}
-
-/// What a step records beside its outputs (and, without the local fields, in the cache).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Record {
-    pub key: Keyed,
-    /// Output label → digest.
-    pub outputs: BTreeMap<String, Digest>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub how: Option<How>,
-}
-
-impl Record {
-    /// The record as the cache stores it: key and outputs only.
-    pub fn entry(&self) -> Record {
-        let outputs = self.outputs.iter().map(|(l, d)| (l.clone(), Digest { stat: None, ..d.clone() })).collect();
-        Record { key: self.key.clone(), outputs, how: None }
-    }
-}
-
-/// The record of the build before this one (`<prefix>.prev`, beside `<prefix>.rec`), for
-/// `packer explain`: the old record itself, moved aside when a new key is recorded, so that
-/// its (possibly large) document is never parsed or written again on the way.
-pub fn previous_path(record: &Path) -> PathBuf {
-    record.with_extension("prev")
 }
 
 /// What the gate needs of the local record: its keys and outputs, not its document (the

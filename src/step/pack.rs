@@ -115,7 +115,7 @@ pub fn run(o: &Options) -> anyhow::Result<Outcome> {
         // the digest its record holds. A damaged one is reported, rebuilt, and the container
         // made again (once: a second mismatch fails the step).
         for attempt in 0..2 {
-            let arts = super::parallel_map(&pairs, |(e, prefix)| load_artifact(e, prefix))?;
+            let arts = crate::par::parallel_map(&pairs, |(e, prefix)| load_artifact(e, prefix))?;
             let bytes = render(&step_key.assets, &arts, &records)?;
             let damaged = damaged(&bytes[0], &arts, &records)?;
             if damaged.is_empty() {
@@ -191,7 +191,7 @@ fn damaged(container: &[u8], arts: &[Artifact], records: &[Recorded]) -> anyhow:
     let base = container.get(12..16).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize).unwrap_or(0);
     let offsets = pa::layout(arts.iter().map(|a| a.size));
     let idx: Vec<usize> = (0..arts.len()).collect();
-    let bad = super::parallel_map(&idx, |&i| {
+    let bad = crate::par::parallel_map(&idx, |&i| {
         let at = base + offsets[i];
         let payload = container.get(at..at + arts[i].size).unwrap_or_default();
         let ok = arts[i].present

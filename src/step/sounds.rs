@@ -27,7 +27,7 @@ fn convert(ctx: &Ctx) -> anyhow::Result<Converted> {
         .map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect())
         .unwrap_or_default();
     let budget = Budget::new(ctx, crate::decl::Limits::of_step_key(params).payload);
-    let converted = crate::step::parallel_map(&inputs, |name| convert_one(ctx, name, rate, resample, &budget))?;
+    let converted = crate::par::parallel_map(&inputs, |name| convert_one(ctx, name, rate, resample, &budget))?;
     let named: Vec<(&str, &Mono)> = inputs.iter().map(String::as_str).zip(converted.iter()).collect();
     let (payload, table) = sounds::assemble(&named);
     let samples: Map<String, Value> = table

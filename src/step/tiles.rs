@@ -93,7 +93,7 @@ fn decode_all(
     palettes: &[Vec<Rgb>],
     palette_of: impl Fn(&str) -> usize + Sync,
 ) -> anyhow::Result<Vec<IndexedImage>> {
-    crate::step::parallel_map(inputs, |name| {
+    crate::par::parallel_map(inputs, |name| {
         decode_one(ctx, name, palettes.get(palette_of(name)).map(Vec::as_slice).unwrap_or(&[]))
     })
 }
