@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
 /// The file name that marks an asset root.
-pub const FILE: &str = "asset.json";
+pub const FILE: &str = crate::layout::DECLARATION;
 
 /// The payload limit of blobs and sound banks unless `output.metadata.max_bytes` says otherwise.
 pub const DEFAULT_MAX_BYTES: u64 = 16 << 20;

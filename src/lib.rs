@@ -36,6 +36,8 @@ pub mod genstate;
 pub mod graph;
 /// Key documents and their strong and weak BLAKE3 keys.
 pub mod keys;
+/// File names of the workspace layout that low modules need.
+pub mod layout;
 /// flock locks on the build directory, each action and the registry.
 pub mod lock;
 /// The text of build.ninja from a plan of edges (pure).

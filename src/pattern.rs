@@ -101,7 +101,7 @@ impl Pattern {
         let mut found = Expansion::default();
         let mut files = Vec::new();
         walk(root, None, &self.parts, &mut files, &mut found.walked);
-        files.retain(|f: &RelPath| f.as_str() != crate::decl::FILE);
+        files.retain(|f: &RelPath| f.as_str() != crate::layout::DECLARATION);
         files.sort_by(|a, b| a.as_str().as_bytes().cmp(b.as_str().as_bytes()));
         files.dedup();
         found.walked.sort();
@@ -159,7 +159,7 @@ fn walk(
     entries.sort_by(|a, b| a.0.cmp(&b.0));
     // A directory below the root that holds an asset.json is another asset's root: its files
     // are that asset's, never this one's.
-    if dir.is_some() && entries.iter().any(|(n, ty)| n == crate::decl::FILE && !ty.is_dir()) {
+    if dir.is_some() && entries.iter().any(|(n, ty)| n == crate::layout::DECLARATION && !ty.is_dir()) {
         return;
     }
     if let Part::AnyDirs = first {
