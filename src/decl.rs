@@ -98,6 +98,17 @@ impl AssetType {
         }
     }
 
+    /// The step that converts this type (`packer step <name>`) and its version, which changes
+    /// whenever the step's output bytes could change (golden step outputs hold them together).
+    pub const fn step(self) -> (&'static str, &'static str) {
+        match self {
+            AssetType::Blob => ("blob", "blob-1"),
+            AssetType::TileBank => ("tiles", "tiles-1"),
+            AssetType::SoundBank => ("sounds", "sounds-1"),
+            AssetType::Tilemap => ("tilemap", "tilemap-1"),
+        }
+    }
+
     /// The `bank_type` of the asset table.
     pub fn bank_type(self) -> &'static str {
         self.format().split('/').next().unwrap_or("")

@@ -3,15 +3,15 @@
 //! changed, removes outputs of assets that left the build, and writes build.ninja when its
 //! bytes change.
 
-use crate::decl::AssetType;
 use crate::diag::{Blocked, Code, Diagnostic};
 use crate::fingerprint::Fingerprints;
 use crate::fsutil;
 use crate::gates;
 use crate::genstate;
 use crate::graph;
-use crate::keys::{self, Keyed, Mode, SourceKey};
+use crate::keys::{Keyed, Mode};
 use crate::ninja::{self, AssetEdge, Plan};
+use crate::plan;
 use crate::registry;
 use crate::step;
 use crate::workspace::{Asset, Workspace, ASSETS};
@@ -105,38 +105,6 @@ pub struct Report {
     pub ninja_written: bool,
 }
 
-/// The step kind that builds an asset, and its version.
-pub fn step_of(ty: AssetType) -> (&'static str, &'static str) {
-    match ty {
-        AssetType::Blob => (step::blob::STEP, step::blob::VERSION),
-        AssetType::TileBank => (step::tiles::STEP, step::tiles::VERSION),
-        AssetType::SoundBank => (step::sounds::STEP, step::sounds::VERSION),
-        AssetType::Tilemap => (step::tilemap::STEP, step::tilemap::VERSION),
-    }
-}
-
-/// The workspace, its graph and every action's key: what gen writes and `status` compares.
-pub struct Planned {
-    pub ws: Workspace,
-    pub graph: graph::Graph,
-    /// One per asset, in `ws.assets` order.
-    pub keys: Vec<Keyed>,
-    pub pack: Keyed,
-}
-
-/// Loads, validates, builds the graph and computes every key, hashing through `fp`.
-pub fn plan_keys(dir: &Path, fp: &mut Fingerprints) -> anyhow::Result<Planned> {
-    let ws = Workspace::load(dir)?;
-    if ws.diags.blocking() {
-        return Err(Blocked(ws.diags.0).into());
-    }
-    let graph = graph::build(&ws.assets).map_err(Blocked::from)?;
-    let keys = compute_keys(&ws, &graph, fp)?;
-    let strong: Vec<String> = keys.iter().map(|k| k.strong.clone()).collect();
-    let pack = step::pack::key_doc(&ws.assets, &strong).keyed();
-    Ok(Planned { ws, graph, keys, pack })
-}
-
 /// Runs gen in project directory `dir`.
 pub fn run(dir: &Path, opts: &Options) -> anyhow::Result<Report> {
     // Everything below reads and writes the build directory's state as one: no step and no
@@ -171,7 +139,7 @@ pub fn run(dir: &Path, opts: &Options) -> anyhow::Result<Report> {
     let mut fp = Fingerprints::load(dir);
     fp.progress = opts.progress && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let started = std::time::Instant::now();
-    let mut p = plan_keys(dir, &mut fp)?;
+    let mut p = plan::plan_keys(dir, &mut fp)?;
     fp.extend(std::mem::take(&mut p.ws.read));
     let planned = started.elapsed();
     p.ws.diags.print();
@@ -277,7 +245,7 @@ pub fn run(dir: &Path, opts: &Options) -> anyhow::Result<Report> {
 /// gen's restore of the pack: only when every asset's record holds its planned strong key
 /// (each was up to date, or has just been restored), so that the pack's planned key is the
 /// one its step would compute from the records.
-fn restore_pack(p: &Planned, obj_dir: &Path, build_dir: &Path, cache: &crate::cache::Cache) -> bool {
+fn restore_pack(p: &plan::Planned, obj_dir: &Path, build_dir: &Path, cache: &crate::cache::Cache) -> bool {
     let settled = crate::par::parallel_map(&p.ws.assets, |a| {
         let rec = step::with_ext(&obj_dir.join(a.id.to_string()), "rec");
         Ok(step::read_record_keys(&rec).map(|r| r.strong))
@@ -288,59 +256,6 @@ fn restore_pack(p: &Planned, obj_dir: &Path, build_dir: &Path, cache: &crate::ca
     }
     let gate = step::pack::gate(obj_dir, build_dir, Some(cache.clone()));
     matches!(gate.restore(&p.pack), Ok(Some(_)))
-}
-
-/// Hashes the sources (through the fingerprints) and computes each asset's key,
-/// dependencies first.
-fn compute_keys(ws: &Workspace, g: &graph::Graph, fp: &mut Fingerprints) -> anyhow::Result<Vec<Keyed>> {
-    let mut paths = Vec::new();
-    for a in &ws.assets {
-        let root = a.root_in_project();
-        paths.extend(a.files().map(|f| root.join(f).to_string()));
-    }
-    let hashes = fp.hash_all(&ws.dir, &paths)?;
-    anyhow::ensure!(hashes.len() == paths.len(), "{} hashes for {} sources", hashes.len(), paths.len());
-    let mut next = hashes.into_iter();
-    let sources: Vec<Vec<SourceKey>> = ws
-        .assets
-        .iter()
-        .map(|a| a.files().zip(next.by_ref()).map(|(f, key)| SourceKey { name: f.to_string(), key }).collect())
-        .collect();
-    // No key is ever made from a default: a dependency not keyed yet, or a tilemap without
-    // its bank, is a bug in the graph's order, reported as one.
-    let key_of = |i: usize, keyed: &[Option<Keyed>]| -> anyhow::Result<Keyed> {
-        let a = &ws.assets[i];
-        let deps = g.deps[i]
-            .iter()
-            .map(|&d| match keyed.get(d).and_then(Option::as_ref) {
-                Some(k) => Ok((ws.assets[d].id, k.strong.clone())),
-                None => {
-                    anyhow::bail!("asset {} is keyed before its dependency {}", a.decl.name, ws.assets[d].decl.name)
-                }
-            })
-            .collect::<anyhow::Result<Vec<(u64, String)>>>()?;
-        let (step, version) = step_of(a.decl.ty);
-        let mut doc = keys::asset_doc(step, version, &a.decl, sources[i].clone(), &deps);
-        if a.decl.ty == AssetType::Tilemap {
-            let Some(&bank) = g.deps[i].first() else {
-                anyhow::bail!("tilemap {} has no tile bank in the graph", a.decl.name)
-            };
-            step::tilemap::complete_key(&mut doc, a.root.as_str(), ws.assets[bank].root.as_str());
-        }
-        Ok(doc.keyed())
-    };
-    // Assets without dependencies (nearly all) on every core; then the rest, dependencies
-    // first.
-    let mut keyed: Vec<Option<Keyed>> = vec![None; ws.assets.len()];
-    let free: Vec<usize> = (0..ws.assets.len()).filter(|&i| g.deps[i].is_empty()).collect();
-    for (i, k) in free.iter().zip(crate::par::parallel_map(&free, |&i| key_of(i, &[]))?) {
-        keyed[*i] = Some(k);
-    }
-    for &i in g.order.iter().filter(|&&i| !g.deps[i].is_empty()) {
-        keyed[i] = Some(key_of(i, &keyed)?);
-    }
-    anyhow::ensure!(keyed.iter().all(Option::is_some), "an asset was left out of the graph's order");
-    Ok(keyed.into_iter().flatten().collect())
 }
 
 fn plan(ws: &Workspace, g: &graph::Graph, opts: &Options) -> anyhow::Result<Plan> {
@@ -358,7 +273,7 @@ fn plan(ws: &Workspace, g: &graph::Graph, opts: &Options) -> anyhow::Result<Plan
         gen_inputs.extend(sources.iter().cloned());
         let n = sources.len();
         edges.push(AssetEdge {
-            kind: step_of(a.decl.ty).0,
+            kind: a.decl.ty.step().0,
             id: a.id,
             name: a.decl.name.clone(),
             // The rule's description adds the kind (`TILES hero (12 inputs)`); the count is
@@ -471,61 +386,4 @@ fn remove_stale(dir: &Path, opts: &Options, assets: &[Asset]) -> anyhow::Result<
         }
     }
     Ok(removed)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A bank and a map on it, registered by hand (the bytes are never decoded: keys only hash).
-    fn workspace(dir: &Path) -> Workspace {
-        let write = |rel: &str, text: &str| {
-            let p = dir.join(rel);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, text).unwrap();
-        };
-        let entry = |id: u64, root: &str| {
-            format!(r#"{{"asset_id": {id}, "asset_uuid": "u{id}", "root": "{root}", "included_in_build": true}}"#)
-        };
-        write(
-            "assets/.prometeu/index.json",
-            &format!(
-                r#"{{"schema_version": 1, "next_asset_id": 3, "assets": [{}, {}]}}"#,
-                entry(1, "bank"),
-                entry(2, "map")
-            ),
-        );
-        write("assets/bank/a.png", "png");
-        write(
-            "assets/bank/asset.json",
-            r#"{"schema_version":1,"asset_uuid":"u1","name":"bank","type":"tile_bank","inputs":{"tiles":["a.png"]},"output":{"format":"TILES/indexed_v1","codec":"NONE"},"preload":{"enabled":false}}"#,
-        );
-        write("assets/map/m.tmx", "<map/>");
-        write(
-            "assets/map/asset.json",
-            r#"{"schema_version":1,"asset_uuid":"u2","name":"map","type":"tilemap","inputs":{"map":["m.tmx"],"tiles":["@asset:bank"]},"output":{"format":"TILEMAP/u16_v1","codec":"NONE"},"preload":{"enabled":false}}"#,
-        );
-        let ws = Workspace::load(dir).unwrap();
-        assert!(!ws.diags.blocking(), "{:?}", ws.diags.0);
-        ws
-    }
-
-    #[test]
-    fn keys_are_never_made_from_a_default_when_the_graph_is_wrong() {
-        let dir = tempfile::tempdir().unwrap();
-        let ws = workspace(dir.path());
-        let g = graph::build(&ws.assets).unwrap();
-        let keys = compute_keys(&ws, &g, &mut Fingerprints::default()).unwrap();
-        assert_eq!(keys.len(), 2);
-        assert_eq!(keys[1].doc.dependencies_strong, [keys[0].strong.clone()], "the map's key holds the bank's");
-
-        // An order that puts the map first (here: a cycle no graph::build would let through).
-        let cyclic = graph::Graph { order: vec![1, 0], deps: vec![vec![1], vec![0]] };
-        let e = compute_keys(&ws, &cyclic, &mut Fingerprints::default()).unwrap_err();
-        assert_eq!(e.to_string(), "asset map is keyed before its dependency bank");
-
-        let bankless = graph::Graph { order: g.order.clone(), deps: vec![Vec::new(); 2] };
-        let e = compute_keys(&ws, &bankless, &mut Fingerprints::default()).unwrap_err();
-        assert_eq!(e.to_string(), "tilemap map has no tile bank in the graph");
-    }
 }

@@ -48,6 +48,8 @@ pub mod pa;
 pub mod par;
 /// Input patterns (`*.png`, `**/*.wav`) and the directories their walk lists.
 pub mod pattern;
+/// The plan stage: workspace → graph → keys, for gen, status and steps.
+pub mod plan;
 /// Build records: the key an action was built from and its outputs' digests.
 pub mod record;
 /// `assets/.prometeu/index.json`: registered assets, ids, uuids, roots.

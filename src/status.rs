@@ -5,7 +5,6 @@
 
 use crate::cache::{self, Cache};
 use crate::fingerprint::Fingerprints;
-use crate::gen;
 use crate::keys::{self, Change, KeyDoc, Keyed, Mode};
 use crate::step::{self, How, Outcome};
 use serde::Serialize;
@@ -48,7 +47,7 @@ impl Reason {
 /// Computes the status of every action without building or writing anything.
 pub fn status(dir: &Path, o: &Options) -> anyhow::Result<Vec<ActionStatus>> {
     let mut fp = Fingerprints::load(dir);
-    let p = gen::plan_keys(dir, &mut fp)?;
+    let p = crate::plan::plan_keys(dir, &mut fp)?;
     let obj = dir.join(&o.build_dir).join("obj");
     let cache = o.cache_dir.as_ref().map(|c| Cache::new(dir.join(c)));
     let names: Vec<(String, String)> =

@@ -6,9 +6,9 @@ use crate::decl::AssetType;
 use crate::diag::{fail, Code, Diagnostic};
 use std::path::Path;
 
-pub const STEP: &str = "blob";
+pub const STEP: &str = AssetType::Blob.step().0;
 /// Changes whenever this step's output bytes could change.
-pub const VERSION: &str = "blob-1";
+pub const VERSION: &str = AssetType::Blob.step().1;
 
 pub fn run(o: &AssetStepOptions) -> anyhow::Result<Outcome> {
     super::run_asset_step(

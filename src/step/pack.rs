@@ -11,60 +11,16 @@ use crate::diag::{fail, Blocked, Code, Diagnostic};
 use crate::escape;
 use crate::keys::{self, KeyDoc, Mode};
 use crate::pa;
-use crate::workspace::{Asset, Workspace};
+use crate::plan::{pack_key_doc, PackEntry, PackStepKey};
+use crate::workspace::Workspace;
 use anyhow::Context;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
-pub const STEP: &str = "pack";
+pub const STEP: &str = crate::plan::PACK_STEP;
 /// Changes whenever the container or companion bytes could change.
-pub const VERSION: &str = "pack-1";
-
-/// The table fields of one asset, as they appear in the pack's `step-key`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct PackEntry {
-    pub asset_id: u64,
-    pub asset_name: String,
-    pub asset_uuid: String,
-    pub bank_type: String,
-    pub codec: String,
-    pub preload: bool,
-    pub root: String,
-    pub inputs: Value,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct StepKey {
-    assets: Vec<PackEntry>,
-}
-
-/// The pack's key document. `asset_keys[i]` is the strong key of `assets[i]`'s action.
-pub fn key_doc(assets: &[Asset], asset_keys: &[String]) -> KeyDoc {
-    let entries: Vec<PackEntry> = assets.iter().map(entry).collect();
-    KeyDoc {
-        core_version: keys::CORE_VERSION,
-        step: STEP.into(),
-        step_version: VERSION.into(),
-        step_key: serde_json::to_value(StepKey { assets: entries }).unwrap_or(Value::Null),
-        sources: Vec::new(),
-        dependencies_strong: asset_keys.to_vec(),
-        dependencies_weak: assets.iter().map(|a| keys::action_name(a.id)).collect(),
-    }
-}
-
-fn entry(a: &Asset) -> PackEntry {
-    PackEntry {
-        asset_id: a.id,
-        asset_name: a.decl.name.clone(),
-        asset_uuid: a.decl.asset_uuid.clone(),
-        bank_type: a.decl.ty.bank_type().into(),
-        codec: a.decl.codec.clone(),
-        preload: a.decl.preload,
-        root: a.root.to_string(),
-        inputs: a.decl.inputs_json(),
-    }
-}
+pub const VERSION: &str = crate::plan::PACK_VERSION;
 
 /// Arguments of `packer step pack`.
 #[derive(Clone, Debug)]
@@ -101,7 +57,7 @@ pub fn run(o: &Options) -> anyhow::Result<Outcome> {
         }
         None => own_doc(o)?,
     };
-    let step_key: StepKey = serde_json::from_value(doc.step_key.clone()).context("pack key document")?;
+    let step_key: PackStepKey = serde_json::from_value(doc.step_key.clone()).context("pack key document")?;
     let prefixes = artifact_prefixes(o, &step_key.assets);
     let pairs: Vec<(&PackEntry, &PathBuf)> = step_key.assets.iter().zip(&prefixes).collect();
     let cache = o.cache.as_deref();
@@ -222,7 +178,7 @@ fn own_doc(o: &Options) -> anyhow::Result<KeyDoc> {
     if ws.diags.blocking() {
         return Err(Blocked(ws.diags.0).into());
     }
-    Ok(key_doc(&ws.assets, &[]))
+    Ok(pack_key_doc(&ws.assets, &[]))
 }
 
 fn missing_artifact(path: &Path, name: &str) -> Diagnostic {

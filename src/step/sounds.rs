@@ -8,9 +8,9 @@ use crate::diag::{Blocked, Code, Diagnostic};
 use crate::formats::sounds::{self, Mono, Resample, SoundError};
 use serde_json::{json, Map, Value};
 
-pub const STEP: &str = "sounds";
+pub const STEP: &str = AssetType::SoundBank.step().0;
 /// Changes whenever the payload's bytes could change.
-pub const VERSION: &str = "sounds-1";
+pub const VERSION: &str = AssetType::SoundBank.step().1;
 /// Changes whenever one WAV's converted samples could change.
 pub const CONVERT_VERSION: &str = "sounds.convert-1";
 

@@ -6,36 +6,13 @@ use super::{AssetStepOptions, Converted, Ctx, Outcome};
 use crate::decl::AssetType;
 use crate::diag::{fail, Blocked, Code, Diagnostic};
 use crate::formats::tiled::{self, TiledError};
-use crate::keys::{KeyDoc, KeyFile};
+use crate::keys::KeyFile;
 use crate::workspace::normalize;
 use serde_json::{json, Value};
 
-pub const STEP: &str = "tilemap";
+pub const STEP: &str = AssetType::Tilemap.step().0;
 /// Changes whenever the payload's bytes could change.
-pub const VERSION: &str = "tilemap-1";
-
-/// Adds what a tilemap's key needs beyond the generic document: where the bank's root is as
-/// seen from the map's root (`../sprites`). Tileset images are matched to the bank's PNGs by
-/// path, so that relation is an input of the map's bytes; where the two sit in the workspace
-/// is not (moving both keeps the key, moving one changes it).
-pub fn complete_key(doc: &mut KeyDoc, own_root: &str, bank_root: &str) {
-    doc.step_key["bank_from_root"] = json!(relative(own_root, bank_root));
-}
-
-/// The path from directory `from` to `to`, both relative to the same base (`a/b`, `c` →
-/// `../../c`); `.` when they are the same.
-fn relative(from: &str, to: &str) -> String {
-    let parts = |p: &str| p.split('/').filter(|c| !c.is_empty() && *c != ".").map(String::from).collect::<Vec<_>>();
-    let (from, to) = (parts(from), parts(to));
-    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
-    let mut out: Vec<String> = vec!["..".to_string(); from.len() - common];
-    out.extend(to[common..].iter().cloned());
-    if out.is_empty() {
-        ".".to_string()
-    } else {
-        out.join("/")
-    }
-}
+pub const VERSION: &str = AssetType::Tilemap.step().1;
 
 /// A relative path with `.` and inner `..` resolved; `..` that climbs above the start is kept
 /// (`../x/../y` → `../y`).
@@ -73,7 +50,7 @@ fn own_key(o: &AssetStepOptions) -> anyhow::Result<KeyFile> {
         );
     };
     let mut fp = crate::fingerprint::Fingerprints::load(&o.project);
-    let planned = crate::gen::plan_keys(&o.project, &mut fp)?;
+    let planned = crate::plan::plan_keys(&o.project, &mut fp)?;
     let Some(i) = planned.ws.assets.iter().position(|x| x.id == a.id) else {
         return fail(
             Diagnostic::error(
@@ -162,7 +139,8 @@ fn diagnose(ctx: &Ctx, map: &str, e: &TiledError) -> anyhow::Error {
 
 #[cfg(test)]
 mod tests {
-    use super::{relative, resolve};
+    use super::resolve;
+    use crate::plan::relative;
 
     #[test]
     fn the_bank_as_seen_from_the_map() {

@@ -8,9 +8,9 @@ use crate::diag::{Blocked, Code, Diagnostic};
 use crate::formats::tiles::{self, IndexedImage, Rgb, TilesError};
 use serde_json::{json, Value};
 
-pub const STEP: &str = "tiles";
+pub const STEP: &str = AssetType::TileBank.step().0;
 /// Changes whenever the sheet's bytes could change.
-pub const VERSION: &str = "tiles-1";
+pub const VERSION: &str = AssetType::TileBank.step().1;
 /// Changes whenever a PNG's decoded indices could change.
 pub const DECODE_VERSION: &str = "tiles.decode-1";
 

@@ -1,0 +1,219 @@
+//! The plan stage: workspace → graph → keys, as a library stage. gen writes what it plans;
+//! `status` compares with it; a tilemap step run by hand takes its key from it. Nothing here
+//! writes a file.
+
+use crate::decl::AssetType;
+use crate::diag::Blocked;
+use crate::fingerprint::Fingerprints;
+use crate::graph;
+use crate::keys::{self, KeyDoc, Keyed, SourceKey};
+use crate::workspace::{Asset, Workspace};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::path::Path;
+
+/// The pack's step name.
+pub const PACK_STEP: &str = "pack";
+/// Changes whenever the container or companion bytes could change.
+pub const PACK_VERSION: &str = "pack-1";
+
+/// The workspace, its graph and every action's key: what gen writes and `status` compares.
+pub struct Planned {
+    pub ws: Workspace,
+    pub graph: graph::Graph,
+    /// One per asset, in `ws.assets` order.
+    pub keys: Vec<Keyed>,
+    pub pack: Keyed,
+}
+
+/// Loads, validates, builds the graph and computes every key, hashing through `fp`.
+pub fn plan_keys(dir: &Path, fp: &mut Fingerprints) -> anyhow::Result<Planned> {
+    let ws = Workspace::load(dir)?;
+    if ws.diags.blocking() {
+        return Err(Blocked(ws.diags.0).into());
+    }
+    let graph = graph::build(&ws.assets).map_err(Blocked::from)?;
+    let keys = compute_keys(&ws, &graph, fp)?;
+    let strong: Vec<String> = keys.iter().map(|k| k.strong.clone()).collect();
+    let pack = pack_key_doc(&ws.assets, &strong).keyed();
+    Ok(Planned { ws, graph, keys, pack })
+}
+
+/// Hashes the sources (through the fingerprints) and computes each asset's key,
+/// dependencies first.
+fn compute_keys(ws: &Workspace, g: &graph::Graph, fp: &mut Fingerprints) -> anyhow::Result<Vec<Keyed>> {
+    let mut paths = Vec::new();
+    for a in &ws.assets {
+        let root = a.root_in_project();
+        paths.extend(a.files().map(|f| root.join(f).to_string()));
+    }
+    let hashes = fp.hash_all(&ws.dir, &paths)?;
+    anyhow::ensure!(hashes.len() == paths.len(), "{} hashes for {} sources", hashes.len(), paths.len());
+    let mut next = hashes.into_iter();
+    let sources: Vec<Vec<SourceKey>> = ws
+        .assets
+        .iter()
+        .map(|a| a.files().zip(next.by_ref()).map(|(f, key)| SourceKey { name: f.to_string(), key }).collect())
+        .collect();
+    // No key is ever made from a default: a dependency not keyed yet, or a tilemap without
+    // its bank, is a bug in the graph's order, reported as one.
+    let key_of = |i: usize, keyed: &[Option<Keyed>]| -> anyhow::Result<Keyed> {
+        let a = &ws.assets[i];
+        let deps = g.deps[i]
+            .iter()
+            .map(|&d| match keyed.get(d).and_then(Option::as_ref) {
+                Some(k) => Ok((ws.assets[d].id, k.strong.clone())),
+                None => {
+                    anyhow::bail!("asset {} is keyed before its dependency {}", a.decl.name, ws.assets[d].decl.name)
+                }
+            })
+            .collect::<anyhow::Result<Vec<(u64, String)>>>()?;
+        let (step, version) = a.decl.ty.step();
+        let mut doc = keys::asset_doc(step, version, &a.decl, sources[i].clone(), &deps);
+        if a.decl.ty == AssetType::Tilemap {
+            let Some(&bank) = g.deps[i].first() else {
+                anyhow::bail!("tilemap {} has no tile bank in the graph", a.decl.name)
+            };
+            complete_tilemap_key(&mut doc, a.root.as_str(), ws.assets[bank].root.as_str());
+        }
+        Ok(doc.keyed())
+    };
+    // Assets without dependencies (nearly all) on every core; then the rest, dependencies
+    // first.
+    let mut keyed: Vec<Option<Keyed>> = vec![None; ws.assets.len()];
+    let free: Vec<usize> = (0..ws.assets.len()).filter(|&i| g.deps[i].is_empty()).collect();
+    for (i, k) in free.iter().zip(crate::par::parallel_map(&free, |&i| key_of(i, &[]))?) {
+        keyed[*i] = Some(k);
+    }
+    for &i in g.order.iter().filter(|&&i| !g.deps[i].is_empty()) {
+        keyed[i] = Some(key_of(i, &keyed)?);
+    }
+    anyhow::ensure!(keyed.iter().all(Option::is_some), "an asset was left out of the graph's order");
+    Ok(keyed.into_iter().flatten().collect())
+}
+
+/// Adds what a tilemap's key needs beyond the generic document: where the bank's root is as
+/// seen from the map's root (`../sprites`). Tileset images are matched to the bank's PNGs by
+/// path, so that relation is an input of the map's bytes; where the two sit in the workspace
+/// is not (moving both keeps the key, moving one changes it).
+pub fn complete_tilemap_key(doc: &mut KeyDoc, own_root: &str, bank_root: &str) {
+    doc.step_key["bank_from_root"] = json!(relative(own_root, bank_root));
+}
+
+/// The path from directory `from` to `to`, both relative to the same base (`a/b`, `c` →
+/// `../../c`); `.` when they are the same.
+pub(crate) fn relative(from: &str, to: &str) -> String {
+    let parts = |p: &str| p.split('/').filter(|c| !c.is_empty() && *c != ".").map(String::from).collect::<Vec<_>>();
+    let (from, to) = (parts(from), parts(to));
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut out: Vec<String> = vec!["..".to_string(); from.len() - common];
+    out.extend(to[common..].iter().cloned());
+    if out.is_empty() {
+        ".".to_string()
+    } else {
+        out.join("/")
+    }
+}
+
+/// The table fields of one asset, as they appear in the pack's `step-key`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PackEntry {
+    pub asset_id: u64,
+    pub asset_name: String,
+    pub asset_uuid: String,
+    pub bank_type: String,
+    pub codec: String,
+    pub preload: bool,
+    pub root: String,
+    pub inputs: Value,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PackStepKey {
+    pub assets: Vec<PackEntry>,
+}
+
+/// The pack's key document. `asset_keys[i]` is the strong key of `assets[i]`'s action.
+pub fn pack_key_doc(assets: &[Asset], asset_keys: &[String]) -> KeyDoc {
+    let entries: Vec<PackEntry> = assets.iter().map(entry).collect();
+    KeyDoc {
+        core_version: keys::CORE_VERSION,
+        step: PACK_STEP.into(),
+        step_version: PACK_VERSION.into(),
+        step_key: serde_json::to_value(PackStepKey { assets: entries }).unwrap_or(Value::Null),
+        sources: Vec::new(),
+        dependencies_strong: asset_keys.to_vec(),
+        dependencies_weak: assets.iter().map(|a| keys::action_name(a.id)).collect(),
+    }
+}
+
+fn entry(a: &Asset) -> PackEntry {
+    PackEntry {
+        asset_id: a.id,
+        asset_name: a.decl.name.clone(),
+        asset_uuid: a.decl.asset_uuid.clone(),
+        bank_type: a.decl.ty.bank_type().into(),
+        codec: a.decl.codec.clone(),
+        preload: a.decl.preload,
+        root: a.root.to_string(),
+        inputs: a.decl.inputs_json(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fingerprint::Fingerprints;
+
+    /// A bank and a map on it, registered by hand (the bytes are never decoded: keys only hash).
+    fn workspace(dir: &Path) -> Workspace {
+        let write = |rel: &str, text: &str| {
+            let p = dir.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        let entry = |id: u64, root: &str| {
+            format!(r#"{{"asset_id": {id}, "asset_uuid": "u{id}", "root": "{root}", "included_in_build": true}}"#)
+        };
+        write(
+            "assets/.prometeu/index.json",
+            &format!(
+                r#"{{"schema_version": 1, "next_asset_id": 3, "assets": [{}, {}]}}"#,
+                entry(1, "bank"),
+                entry(2, "map")
+            ),
+        );
+        write("assets/bank/a.png", "png");
+        write(
+            "assets/bank/asset.json",
+            r#"{"schema_version":1,"asset_uuid":"u1","name":"bank","type":"tile_bank","inputs":{"tiles":["a.png"]},"output":{"format":"TILES/indexed_v1","codec":"NONE"},"preload":{"enabled":false}}"#,
+        );
+        write("assets/map/m.tmx", "<map/>");
+        write(
+            "assets/map/asset.json",
+            r#"{"schema_version":1,"asset_uuid":"u2","name":"map","type":"tilemap","inputs":{"map":["m.tmx"],"tiles":["@asset:bank"]},"output":{"format":"TILEMAP/u16_v1","codec":"NONE"},"preload":{"enabled":false}}"#,
+        );
+        let ws = Workspace::load(dir).unwrap();
+        assert!(!ws.diags.blocking(), "{:?}", ws.diags.0);
+        ws
+    }
+
+    #[test]
+    fn keys_are_never_made_from_a_default_when_the_graph_is_wrong() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = workspace(dir.path());
+        let g = graph::build(&ws.assets).unwrap();
+        let keys = compute_keys(&ws, &g, &mut Fingerprints::default()).unwrap();
+        assert_eq!(keys.len(), 2);
+        assert_eq!(keys[1].doc.dependencies_strong, [keys[0].strong.clone()], "the map's key holds the bank's");
+
+        // An order that puts the map first (here: a cycle no graph::build would let through).
+        let cyclic = graph::Graph { order: vec![1, 0], deps: vec![vec![1], vec![0]] };
+        let e = compute_keys(&ws, &cyclic, &mut Fingerprints::default()).unwrap_err();
+        assert_eq!(e.to_string(), "asset map is keyed before its dependency bank");
+
+        let bankless = graph::Graph { order: g.order.clone(), deps: vec![Vec::new(); 2] };
+        let e = compute_keys(&ws, &bankless, &mut Fingerprints::default()).unwrap_err();
+        assert_eq!(e.to_string(), "tilemap map has no tile bank in the graph");
+    }
+}
