@@ -11,7 +11,6 @@
 
 use crate::canon;
 use crate::fsutil;
-use crate::keys;
 use crate::record::Record;
 use anyhow::Context;
 use serde::Serialize;
@@ -67,7 +66,7 @@ impl Cache {
 
     /// Stores an output blob under its digest. Returns the digest.
     pub fn put_blob(&self, bytes: &[u8]) -> anyhow::Result<String> {
-        let digest = keys::hash_bytes(bytes);
+        let digest = crate::hash::hash_bytes(bytes);
         fsutil::write_once(&self.path(Kind::Cas, &digest), bytes)?;
         Ok(digest)
     }
@@ -100,7 +99,7 @@ impl Cache {
     /// Stores a record and its output blobs: under its strong key, and under its weak key
     /// unless some artifact already holds that weak key.
     pub fn put(&self, rec: &Record, outputs: &[Vec<u8>]) -> anyhow::Result<()> {
-        let digests: Vec<String> = outputs.iter().map(|b| keys::hash_bytes(b)).collect();
+        let digests: Vec<String> = outputs.iter().map(|b| crate::hash::hash_bytes(b)).collect();
         self.put_hashed(rec, digests.iter().zip(outputs).map(|(d, b)| NewBlob { digest: d, bytes: b }))
     }
 
@@ -219,7 +218,7 @@ impl Cache {
         let mut bad = Vec::new();
         let entries = self.entries();
         for e in entries.iter().filter(|e| e.kind == Kind::Cas) {
-            let ok = std::fs::read(&e.path).map(|b| keys::hash_bytes(&b) == e.key).unwrap_or(false);
+            let ok = std::fs::read(&e.path).map(|b| crate::hash::hash_bytes(&b) == e.key).unwrap_or(false);
             if !ok {
                 bad.push(format!("cas/{}: content does not match its digest", e.key));
                 fsutil::remove_if_exists(&e.path)?;

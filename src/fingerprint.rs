@@ -5,19 +5,15 @@
 //! Only gen writes the file; a missing or corrupt one is rebuilt silently.
 
 use crate::fsutil;
+use crate::stat::{self, mtime_ns, now_ns};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::SystemTime;
 
 /// Where the fingerprints live, relative to the project directory.
 pub const FILE: &str = "assets/.prometeu/cache/fingerprints.json";
-
-/// A file modified less than this long before its fingerprint was taken is re-hashed next
-/// time: generous enough for filesystems with coarse timestamps (FAT: 2 s).
-pub const RACY_WINDOW_NS: i128 = 2_000_000_000;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Fingerprint {
@@ -46,14 +42,6 @@ pub struct Fingerprints {
     /// Time spent and bytes read by the last `hash_all`'s stat-and-hash work (for timings).
     pub hash_time: std::time::Duration,
     pub hashed_bytes: u64,
-}
-
-fn now_ns() -> i128 {
-    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_nanos() as i128).unwrap_or(0)
-}
-
-fn mtime_ns(m: &std::fs::Metadata) -> i128 {
-    m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128
 }
 
 impl Fingerprints {
@@ -169,7 +157,7 @@ pub fn read_fingerprinted(path: &Path) -> std::io::Result<(Vec<u8>, Fingerprint)
         size: m.len(),
         mtime_ns: mtime_ns(&m),
         inode: m.ino(),
-        blake3: crate::keys::hash_bytes(&bytes),
+        blake3: crate::hash::hash_bytes(&bytes),
         taken_ns,
     };
     Ok((bytes, print))
@@ -178,7 +166,7 @@ pub fn read_fingerprinted(path: &Path) -> std::io::Result<(Vec<u8>, Fingerprint)
 /// Whether a fingerprint still describes the file: same size, mtime and inode, and the mtime
 /// was safely older than the moment the fingerprint was taken.
 fn fresh(f: &Fingerprint, m: &std::fs::Metadata) -> bool {
-    f.size == m.len() && f.mtime_ns == mtime_ns(m) && f.inode == m.ino() && f.mtime_ns + RACY_WINDOW_NS < f.taken_ns
+    f.size == m.len() && f.mtime_ns == mtime_ns(m) && f.inode == m.ino() && stat::settled(f.mtime_ns, f.taken_ns)
 }
 
 /// Below this many files to hash, no progress line.
@@ -221,7 +209,6 @@ fn hash_parallel(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys;
 
     #[test]
     fn racily_clean_files_are_rehashed_and_old_ones_are_not() {
@@ -230,16 +217,16 @@ mod tests {
         std::fs::write(p.join("a"), b"one").unwrap();
         let paths = vec!["a".to_string()];
         let mut fp = Fingerprints::default();
-        assert_eq!(fp.hash_all(p, &paths).unwrap()[0], keys::hash_bytes(b"one"));
+        assert_eq!(fp.hash_all(p, &paths).unwrap()[0], crate::hash::hash_bytes(b"one"));
         assert_eq!(fp.hashed, 1);
         // Same size, same mtime (set back), new content, just after the fingerprint: racy.
         let m = std::fs::metadata(p.join("a")).unwrap().modified().unwrap();
         std::fs::write(p.join("a"), b"two").unwrap();
         std::fs::File::options().write(true).open(p.join("a")).unwrap().set_modified(m).unwrap();
-        assert_eq!(fp.hash_all(p, &paths).unwrap()[0], keys::hash_bytes(b"two"));
+        assert_eq!(fp.hash_all(p, &paths).unwrap()[0], crate::hash::hash_bytes(b"two"));
         assert_eq!(fp.hashed, 1, "racily clean: re-hashed although stat matches");
         // An old file whose fingerprint was taken long after its mtime is trusted.
-        let old = SystemTime::now() - std::time::Duration::from_secs(60);
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
         std::fs::File::options().write(true).open(p.join("a")).unwrap().set_modified(old).unwrap();
         fp.hash_all(p, &paths).unwrap();
         fp.hash_all(p, &paths).unwrap();

@@ -12,8 +12,8 @@
 use crate::canon;
 use crate::fsutil;
 use crate::keys::{KeyFile, Keyed, Mode};
+use crate::stat::{self, Stat};
 use std::collections::HashMap;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 const MAGIC: &str = "packer-gates-1";
@@ -21,14 +21,6 @@ const MAGIC: &str = "packer-gates-1";
 /// Where the ledger lives, in the build directory.
 pub fn ledger_file(build_dir: &Path) -> PathBuf {
     build_dir.join(".packer-gates")
-}
-
-/// Size, mtime (ns) and inode.
-type Stat = (u64, i128, u64);
-
-fn stat(path: &Path) -> Option<Stat> {
-    let m = std::fs::metadata(path).ok()?;
-    Some((m.len(), m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128, m.ino()))
 }
 
 /// The key that decides a key file's bytes: its strong key in strict mode; in non-strict
@@ -107,9 +99,7 @@ pub fn write(
     let changed = crate::par::parallel_map(files, |(path, k)| {
         let trusted = ledger.as_ref().is_some_and(|l| {
             l.files.get(&name_of(path)).is_some_and(|(key, st)| {
-                key == identity(mode, k)
-                    && st.1 + crate::fingerprint::RACY_WINDOW_NS < l.taken
-                    && stat(path).as_ref() == Some(st)
+                key == identity(mode, k) && stat::settled(st.1, l.taken) && stat::of_path(path).as_ref() == Some(st)
             })
         });
         if trusted {
@@ -139,9 +129,8 @@ pub fn write(
         f.set_modified(*mtime)?;
         written.restored += 1;
     }
-    let taken =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as i128).unwrap_or(0);
-    let stats = crate::par::parallel_map(files, |(path, _)| Ok(stat(path)))?;
+    let taken = stat::now_ns();
+    let stats = crate::par::parallel_map(files, |(path, _)| Ok(stat::of_path(path)))?;
     let mut text = format!("{MAGIC} {} {taken}\n", mode_name(mode));
     for ((path, k), st) in files.iter().zip(stats) {
         if let Some((size, mtime, ino)) = st {

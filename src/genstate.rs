@@ -9,15 +9,11 @@
 //! an edit goes straight to the full run.
 
 use crate::fsutil;
-use std::os::unix::fs::MetadataExt;
+use crate::stat::{self, now_ns, Stat};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 const MAGIC: &str = "packer-gen-state-3";
-
-/// An input modified less than this long before the state was taken is not trusted (the
-/// fingerprints' racy-clean rule).
-const RACY_WINDOW_NS: i128 = crate::fingerprint::RACY_WINDOW_NS;
 
 /// What gen recorded: the options it ran with, when, and the files behind its output.
 pub struct GenState {
@@ -32,22 +28,11 @@ pub fn file(dir: &Path, build_dir: &str) -> PathBuf {
     dir.join(build_dir).join(".packer-gen-state")
 }
 
-fn now_ns() -> i128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as i128).unwrap_or(0)
-}
-
-/// Size, mtime (ns) and inode.
-pub type Stat = (u64, i128, u64);
-
-fn stat_of(m: &std::fs::Metadata) -> Stat {
-    (m.len(), m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128, m.ino())
-}
-
 fn stat(dir: &Path, p: &str) -> Option<Stat> {
     // Relative to the working directory when that is the project (nearly always): no path
     // to build, and one component less for the kernel to walk.
     let m = if dir == Path::new(".") { std::fs::metadata(p) } else { std::fs::metadata(dir.join(p)) };
-    m.ok().map(|m| stat_of(&m))
+    m.ok().map(|m| stat::of(&m))
 }
 
 /// An input that was touched but holds the bytes recorded: its new stat, taken at `taken`
@@ -128,7 +113,7 @@ pub fn check(dir: &Path, build_dir: &str, options: &str, used: &(dyn Fn(&str) ->
         // An input modified shortly before the record was taken may have changed again since
         // within the same timestamp tick: it is re-hashed, not trusted.
         let current = stat(dir, e.path);
-        if current == Some(e.stat) && e.stat.1 + RACY_WINDOW_NS < taken {
+        if current == Some(e.stat) && stat::settled(e.stat.1, taken) {
             return Ok(());
         }
         match current.and_then(|_| rehash_same(&dir.join(e.path), &used(e.path)?)) {
@@ -160,7 +145,7 @@ fn rehash_same(path: &Path, hash: &str) -> Option<Stat> {
         return None;
     }
     let f = fsutil::open_regular(path).ok()?;
-    let s = stat_of(&f.metadata().ok()?);
+    let s = stat::of(&f.metadata().ok()?);
     let mut h = blake3::Hasher::new();
     h.update_reader(f).ok()?;
     (h.finalize().to_hex().as_str() == hash).then_some(s)
@@ -219,7 +204,7 @@ mod tests {
 
     /// What gen last used of each input: the bytes `put` wrote first.
     fn used(p: &str) -> Option<String> {
-        ["a", "b"].contains(&p).then(|| crate::keys::hash_bytes(b"x"))
+        ["a", "b"].contains(&p).then(|| crate::hash::hash_bytes(b"x"))
     }
 
     /// A project with inputs `a`, `b` and output `out`, all old.

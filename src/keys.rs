@@ -150,7 +150,7 @@ impl KeyDoc {
 
 fn hash_json<T: Serialize>(v: &T) -> String {
     match canon::to_vec(v) {
-        Ok(bytes) => blake3::hash(&bytes).to_hex().to_string(),
+        Ok(bytes) => hash_bytes(&bytes),
         // Not canonical JSON (a float in a parameter): never the hash of nothing, which every
         // such document would share; the lossless non-canonical bytes keep keys apart.
         Err(_) => {
@@ -163,10 +163,7 @@ fn hash_json<T: Serialize>(v: &T) -> String {
     }
 }
 
-/// BLAKE3 of bytes, hex.
-pub fn hash_bytes(bytes: &[u8]) -> String {
-    blake3::hash(bytes).to_hex().to_string()
-}
+use crate::hash::hash_bytes;
 
 /// The stable name of an asset's action, used in `dependencies-weak`.
 pub fn action_name(asset_id: u64) -> String {

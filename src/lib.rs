@@ -34,6 +34,8 @@ pub mod gen;
 pub mod genstate;
 /// `@asset:` references as a graph: cycles, dependency order.
 pub mod graph;
+/// BLAKE3 as packer spells it: lowercase hex.
+pub mod hash;
 /// Key documents and their strong and weak BLAKE3 keys.
 pub mod keys;
 /// File names of the workspace layout that low modules need.
@@ -58,6 +60,8 @@ pub mod registry;
 pub mod relpath;
 /// Finding and running the external Ninja.
 pub mod runner;
+/// The stat tuple, the clock and the racy-clean rule behind every skipped read.
+pub mod stat;
 /// `packer status` and `packer explain`: what will run and why, what changed.
 pub mod status;
 /// `packer step <kind>`: the gated steps Ninja runs, one module per asset type, and the pack.

@@ -39,11 +39,44 @@ pub fn plan_keys(dir: &Path, fp: &mut Fingerprints) -> anyhow::Result<Planned> {
     Ok(Planned { ws, graph, keys, pack })
 }
 
+/// The key of one asset, planning only what it depends on (a step run by hand needs no
+/// more): the workspace is loaded and checked as a whole, but only the asset and its
+/// dependencies, transitively, are hashed and keyed. `None` when no asset has that id.
+pub fn plan_one(dir: &Path, fp: &mut Fingerprints, asset_id: u64) -> anyhow::Result<Option<Keyed>> {
+    let ws = Workspace::load(dir)?;
+    if ws.diags.blocking() {
+        return Err(Blocked(ws.diags.0).into());
+    }
+    let graph = graph::build(&ws.assets).map_err(Blocked::from)?;
+    let Some(me) = ws.assets.iter().position(|a| a.id == asset_id) else { return Ok(None) };
+    let mut wanted = vec![false; ws.assets.len()];
+    let mut todo = vec![me];
+    while let Some(i) = todo.pop() {
+        if !std::mem::replace(&mut wanted[i], true) {
+            todo.extend(graph.deps[i].iter().copied());
+        }
+    }
+    Ok(key_subset(&ws, &graph, fp, &wanted)?.swap_remove(me))
+}
+
 /// Hashes the sources (through the fingerprints) and computes each asset's key,
 /// dependencies first.
 fn compute_keys(ws: &Workspace, g: &graph::Graph, fp: &mut Fingerprints) -> anyhow::Result<Vec<Keyed>> {
+    let keyed = key_subset(ws, g, fp, &vec![true; ws.assets.len()])?;
+    anyhow::ensure!(keyed.iter().all(Option::is_some), "an asset was left out of the graph's order");
+    Ok(keyed.into_iter().flatten().collect())
+}
+
+/// The keys of the `wanted` assets (which must include their dependencies), `None` for the
+/// others; only the wanted assets' sources are hashed.
+fn key_subset(
+    ws: &Workspace,
+    g: &graph::Graph,
+    fp: &mut Fingerprints,
+    wanted: &[bool],
+) -> anyhow::Result<Vec<Option<Keyed>>> {
     let mut paths = Vec::new();
-    for a in &ws.assets {
+    for a in ws.assets.iter().zip(wanted).filter(|(_, &w)| w).map(|(a, _)| a) {
         let root = a.root_in_project();
         paths.extend(a.files().map(|f| root.join(f).to_string()));
     }
@@ -53,7 +86,14 @@ fn compute_keys(ws: &Workspace, g: &graph::Graph, fp: &mut Fingerprints) -> anyh
     let sources: Vec<Vec<SourceKey>> = ws
         .assets
         .iter()
-        .map(|a| a.files().zip(next.by_ref()).map(|(f, key)| SourceKey { name: f.to_string(), key }).collect())
+        .zip(wanted)
+        .map(|(a, &w)| {
+            if w {
+                a.files().zip(next.by_ref()).map(|(f, key)| SourceKey { name: f.to_string(), key }).collect()
+            } else {
+                Vec::new()
+            }
+        })
         .collect();
     // No key is ever made from a default: a dependency not keyed yet, or a tilemap without
     // its bank, is a bug in the graph's order, reported as one.
@@ -81,15 +121,14 @@ fn compute_keys(ws: &Workspace, g: &graph::Graph, fp: &mut Fingerprints) -> anyh
     // Assets without dependencies (nearly all) on every core; then the rest, dependencies
     // first.
     let mut keyed: Vec<Option<Keyed>> = vec![None; ws.assets.len()];
-    let free: Vec<usize> = (0..ws.assets.len()).filter(|&i| g.deps[i].is_empty()).collect();
+    let free: Vec<usize> = (0..ws.assets.len()).filter(|&i| wanted[i] && g.deps[i].is_empty()).collect();
     for (i, k) in free.iter().zip(crate::par::parallel_map(&free, |&i| key_of(i, &[]))?) {
         keyed[*i] = Some(k);
     }
-    for &i in g.order.iter().filter(|&&i| !g.deps[i].is_empty()) {
+    for &i in g.order.iter().filter(|&&i| wanted[i] && !g.deps[i].is_empty()) {
         keyed[i] = Some(key_of(i, &keyed)?);
     }
-    anyhow::ensure!(keyed.iter().all(Option::is_some), "an asset was left out of the graph's order");
-    Ok(keyed.into_iter().flatten().collect())
+    Ok(keyed)
 }
 
 /// Adds what a tilemap's key needs beyond the generic document: where the bank's root is as

@@ -2,7 +2,7 @@
 //! entries): the key an action was built from and the digest of each output. Below the cache
 //! and the steps, which both read and write them.
 
-use crate::keys::{self, Keyed};
+use crate::keys::Keyed;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,7 +21,7 @@ pub struct Digest {
 
 impl Digest {
     pub fn of(bytes: &[u8]) -> Digest {
-        Digest { size: bytes.len() as u64, blake3: keys::hash_bytes(bytes), stat: None }
+        Digest { size: bytes.len() as u64, blake3: crate::hash::hash_bytes(bytes), stat: None }
     }
 }
 

@@ -104,7 +104,7 @@ impl<'a> Sources<'a> {
         let Some(&i) = self.names.get(name) else { anyhow::bail!("source {name} is not in the key document") };
         let read = self.read[i].get_or_init(|| {
             let bytes = crate::fsutil::read_beneath(self.root, name, self.cap).map_err(Unread::Io)?;
-            if keys::hash_bytes(&bytes) != self.expected[i].key {
+            if crate::hash::hash_bytes(&bytes) != self.expected[i].key {
                 return Err(Unread::Changed);
             }
             Ok(bytes)
@@ -351,7 +351,7 @@ fn read_sources(root: &Path, key: Keyed) -> anyhow::Result<(Keyed, Vec<Vec<u8>>)
     let read = crate::par::parallel_map(&key.doc.sources, |s| {
         let path = root.join(&s.name);
         match crate::fsutil::read_beneath(root, &s.name, cap) {
-            Ok(bytes) => Ok((keys::hash_bytes(&bytes), bytes)),
+            Ok(bytes) => Ok((crate::hash::hash_bytes(&bytes), bytes)),
             Err(e) => fail(input_error(&path, &e, ty)),
         }
     })?;
@@ -405,7 +405,7 @@ pub fn hash_inputs(root: &Path, decl: &crate::decl::Declaration) -> anyhow::Resu
     for input in decl.inputs.values().flatten() {
         if let crate::decl::InputRef::File(p) = input {
             let path = p.under(root);
-            match crate::fsutil::read_beneath(root, p.as_str(), limits.input).map(|b| keys::hash_bytes(&b)) {
+            match crate::fsutil::read_beneath(root, p.as_str(), limits.input).map(|b| crate::hash::hash_bytes(&b)) {
                 Ok(key) => out.push(keys::SourceKey { name: p.to_string(), key }),
                 Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => {
                     return fail(too_large(&path, &e.to_string(), Some(decl.ty)).asset(&decl.name))

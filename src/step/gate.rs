@@ -4,18 +4,12 @@
 use crate::cache::{self, Cache};
 use crate::canon;
 use crate::fsutil;
-use crate::keys::{self, Keyed, Mode};
+use crate::keys::{Keyed, Mode};
 use crate::record::{previous_path, Digest, How, Record, RecordKeys};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-
-fn file_stat(path: &Path) -> Option<(u64, i128, u64)> {
-    use std::os::unix::fs::MetadataExt;
-    let m = std::fs::metadata(path).ok()?;
-    Some((m.len(), m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128, m.ino()))
-}
 
 /// What the gate needs of the local record: its keys and outputs, not its document (the
 /// pack's is megabytes at 10,000 assets; serde skips it without building it).
@@ -219,7 +213,7 @@ impl Gate {
                 (None, Content::Blob(cache::Blob { bytes: Some(b), .. }, _)) if fsutil::holds(&o.path, b) => {}
                 (_, Content::Blob(blob, keep)) => fsutil::replace_from(&blob.path, &o.path, *keep)?,
             }
-            let stat = file_stat(&o.path).map(|(_, mtime, ino)| (mtime, ino));
+            let stat = crate::stat::of_path(&o.path).map(|(_, mtime, ino)| (mtime, ino));
             digests.insert(o.label.to_string(), Digest { stat, ..digest });
         }
         // A new key: the record so far becomes the previous one (moved, nothing parsed).
@@ -274,7 +268,7 @@ pub(crate) fn append_log(obj_dir: &Path, line: &serde_json::Value) {
 
 /// Whether the file at `path` has the size, mtime and inode recorded when it was written.
 fn intact_by_stat(path: &Path, d: &Digest) -> bool {
-    matches!((d.stat, file_stat(path)), (Some((mtime, ino)), Some((size, m, i))) if size == d.size && m == mtime && i == ino)
+    matches!((d.stat, crate::stat::of_path(path)), (Some((mtime, ino)), Some((size, m, i))) if size == d.size && m == mtime && i == ino)
 }
 
 /// Whether the file at `path` has the recorded size and BLAKE3.
@@ -283,7 +277,7 @@ pub(crate) fn intact(path: &Path, d: &Digest) -> bool {
         return true;
     }
     match fsutil::read_regular(path) {
-        Ok(bytes) => bytes.len() as u64 == d.size && keys::hash_bytes(&bytes) == d.blake3,
+        Ok(bytes) => bytes.len() as u64 == d.size && crate::hash::hash_bytes(&bytes) == d.blake3,
         Err(_) => false,
     }
 }

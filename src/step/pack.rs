@@ -9,7 +9,7 @@ use crate::cache::Cache;
 use crate::canon;
 use crate::diag::{fail, Blocked, Code, Diagnostic};
 use crate::escape;
-use crate::keys::{self, KeyDoc, Mode};
+use crate::keys::{KeyDoc, Mode};
 use crate::pa;
 use crate::plan::{pack_key_doc, PackEntry, PackStepKey};
 use crate::workspace::Workspace;
@@ -151,7 +151,7 @@ fn damaged(container: &[u8], arts: &[Artifact], records: &[Recorded]) -> anyhow:
         let at = base + offsets[i];
         let payload = container.get(at..at + arts[i].size).unwrap_or_default();
         let ok = arts[i].present
-            && records[i].digest("payload") == Some(keys::hash_bytes(payload).as_str())
+            && records[i].digest("payload") == Some(crate::hash::hash_bytes(payload).as_str())
             && records[i].digest("meta") == Some(arts[i].meta_digest.as_str());
         Ok((!ok).then_some(i))
     })?;
@@ -248,7 +248,7 @@ fn load_artifact(e: &PackEntry, prefix: &Path) -> anyhow::Result<Artifact> {
         size: usize::try_from(size)?,
         decoded_size: meta["decoded_size"].as_u64().unwrap_or(0),
         metadata: meta["metadata"].clone(),
-        meta_digest: keys::hash_bytes(&meta_bytes),
+        meta_digest: crate::hash::hash_bytes(&meta_bytes),
         present,
     })
 }

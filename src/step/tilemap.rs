@@ -49,9 +49,9 @@ fn own_key(o: &AssetStepOptions) -> anyhow::Result<KeyFile> {
             .file(o.root.display()),
         );
     };
+    // Only this map and its bank are hashed and keyed, not the project.
     let mut fp = crate::fingerprint::Fingerprints::load(&o.project);
-    let planned = crate::plan::plan_keys(&o.project, &mut fp)?;
-    let Some(i) = planned.ws.assets.iter().position(|x| x.id == a.id) else {
+    let Some(key) = crate::plan::plan_one(&o.project, &mut fp, a.id)? else {
         return fail(
             Diagnostic::error(
                 Code::PK020,
@@ -62,7 +62,7 @@ fn own_key(o: &AssetStepOptions) -> anyhow::Result<KeyFile> {
             .asset(&a.decl.name),
         );
     };
-    Ok(KeyFile::new(crate::keys::Mode::resolve(false, false), &planned.keys[i]))
+    Ok(KeyFile::new(crate::keys::Mode::resolve(false, false), &key))
 }
 
 fn convert(ctx: &Ctx) -> anyhow::Result<Converted> {

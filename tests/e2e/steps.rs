@@ -119,3 +119,21 @@ fn a_tilemap_left_out_of_the_build_is_refused_by_hand_not_keyed_as_another_asset
     assert!(r.stderr.contains("assets/map: error[PK020]: this tilemap is not a registered asset"), "{}", r.stderr);
     assert!(!s.exists(&format!("build/obj/{id}.rec")));
 }
+
+#[test]
+fn a_tilemap_step_by_hand_takes_its_banks_key_from_the_plan_and_agrees_with_gen() {
+    // No key file: the step plans the map and its bank (not the project: the sound bank
+    // edited meanwhile is neither hashed nor needed) and keys the map exactly as gen did.
+    let s = crate::formats::workspace();
+    s.build();
+    let reg: Value = serde_json::from_slice(&s.read("assets/.prometeu/index.json")).unwrap();
+    let id = reg["assets"].as_array().unwrap().iter().find(|a| a["root"] == "map").unwrap()["asset_id"].to_string();
+    let gen_key = key(&s, &format!("build/keys/{id}.key"));
+    let built = s.read(&format!("build/obj/{id}.bin"));
+    std::fs::remove_file(s.dir.join(format!("build/keys/{id}.key"))).unwrap();
+    std::fs::remove_file(s.dir.join(format!("build/obj/{id}.bin"))).unwrap();
+    s.write("assets/sfx/one.wav", &crate::formats::wav(22050, 1, &[1, 2, 3]));
+    s.packer(&["step", "tilemap", &format!("--id={id}"), "--root=assets/map", "--build-dir=build"]).ok();
+    assert_eq!(record(&s, &format!("build/obj/{id}.rec"))["key"]["strong"], gen_key["strong"]);
+    assert_eq!(s.read(&format!("build/obj/{id}.bin")), built);
+}
