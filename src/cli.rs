@@ -40,8 +40,7 @@ enum Cmd {
     /// Create an asset.json in DIR if it has none, and register it (allocates the next asset_id).
     Add {
         dir: PathBuf,
-        /// Asset type: blob, tile_bank, sound_bank or tilemap.
-        #[arg(long = "type", value_parser = parse_type)]
+        #[arg(long = "type", value_parser = parse_type, help = type_help())]
         ty: AssetType,
         /// Asset name (default: the directory name).
         #[arg(long)]
@@ -281,25 +280,54 @@ impl ModeArgs {
 
 #[derive(Subcommand, Debug)]
 enum StepCmd {
-    /// BLOB/raw_v1: copy the one source file. Writes OUT.bin (payload), OUT.json (table
-    /// metadata) and OUT.rec (the key it was built from). Without --key, computes the key from
-    /// ROOT/asset.json. Exits at once when the outputs are intact and match the key.
-    Blob(AssetStepArgs),
-    /// TILES/indexed_v1: decode each PNG of a tile_bank to 4-bit indices (cached per PNG,
-    /// in parallel) and assemble the 256×256 sheet and 64 palettes. Same outputs as blob; the
-    /// .json also publishes which tile ids each PNG received.
-    Tiles(AssetStepArgs),
-    /// SOUNDS/pcm16le_v1: convert each WAV of a sound_bank to mono signed 16-bit at the
-    /// bank's sample_rate (cached per WAV, in parallel) and concatenate them.
-    Sounds(AssetStepArgs),
-    /// TILEMAP/u16_v1: encode every tile layer of a Tiled map (.tmx/.tmj) against the tile
-    /// bank it references (whose artifact must be built). Without --key, run it from the
-    /// project directory.
-    Tilemap(AssetStepArgs),
+    /// One per asset type, from its table entry (types.rs): `blob`, `tiles`, …
+    #[command(flatten)]
+    Asset(AssetStep),
     /// Assemble assets.pa, asset_table.json, preload.json and asset_table_metadata.json in
     /// OUT_DIR from the artifacts in OBJ_DIR (listed in RSP when given). Without --key,
     /// computes the key from the workspace and the artifacts' records.
     Pack(PackArgs),
+}
+
+/// `packer step <name>` for each asset type: the subcommands come from the type table, so a
+/// new type needs no line here.
+#[derive(Debug)]
+struct AssetStep {
+    ty: AssetType,
+    args: AssetStepArgs,
+}
+
+impl clap::FromArgMatches for AssetStep {
+    fn from_arg_matches(m: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let Some((name, sub)) = m.subcommand() else {
+            return Err(clap::Error::new(clap::error::ErrorKind::MissingSubcommand));
+        };
+        let ty = AssetType::of_step(name).ok_or_else(|| clap::Error::new(clap::error::ErrorKind::InvalidSubcommand))?;
+        Ok(AssetStep { ty, args: AssetStepArgs::from_arg_matches(sub)? })
+    }
+
+    fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = AssetStep::from_arg_matches(m)?;
+        Ok(())
+    }
+}
+
+impl clap::Subcommand for AssetStep {
+    fn augment_subcommands(cmd: clap::Command) -> clap::Command {
+        AssetType::ALL.iter().fold(cmd, |cmd, t| {
+            cmd.subcommand(
+                <AssetStepArgs as clap::Args>::augment_args(clap::Command::new(t.step().0)).about(t.info().about),
+            )
+        })
+    }
+
+    fn augment_subcommands_for_update(cmd: clap::Command) -> clap::Command {
+        AssetStep::augment_subcommands(cmd)
+    }
+
+    fn has_subcommand(name: &str) -> bool {
+        AssetType::of_step(name).is_some()
+    }
 }
 
 /// Arguments of `packer step pack`. `--build-dir B` (what build.ninja passes) means
@@ -385,6 +413,12 @@ fn parse_param(s: &str) -> Result<(String, serde_json::Value), String> {
     };
     let value = serde_json::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.to_string()));
     Ok((k.to_string(), value))
+}
+
+/// `--type`'s help: the types of the table.
+fn type_help() -> String {
+    let known: Vec<_> = AssetType::ALL.iter().map(|t| t.name()).collect();
+    format!("Asset type: {}", known.join(", "))
 }
 
 fn parse_type(s: &str) -> Result<AssetType, String> {
@@ -542,10 +576,10 @@ fn run(cli: Cli, shown_dir: &mut String) -> anyhow::Result<()> {
             args.extend(targets);
             crate::runner::run_ninja(&dir, &opts.ninja_file, &args, false)
         }
-        Cmd::Step(StepCmd::Blob(a)) => step::blob::run(&a.resolve()).map(drop),
-        Cmd::Step(StepCmd::Tiles(a)) => step::tiles::run(&a.resolve()).map(drop),
-        Cmd::Step(StepCmd::Sounds(a)) => step::sounds::run(&a.resolve()).map(drop),
-        Cmd::Step(StepCmd::Tilemap(a)) => step::tilemap::run(&a.resolve()).map(drop),
+        Cmd::Step(StepCmd::Asset(a)) => match step::run_asset(a.ty.step().0, &a.args.resolve()) {
+            Some(done) => done.map(drop),
+            None => anyhow::bail!("no step module converts {}", a.ty.name()),
+        },
         Cmd::Step(StepCmd::Pack(a)) => step::pack::run(&a.resolve()).map(drop),
         Cmd::Status { build_dir, cache, mode, json } => {
             let mode = mode.resolve();

@@ -163,12 +163,7 @@ fn lock_registry(dir: &Path) -> anyhow::Result<Option<crate::lock::Held>> {
 /// a number.
 fn free_name(base: &str, ty: AssetType, known: &[Listed]) -> String {
     let taken = |n: &str| known.iter().any(|l| l.decl.as_ref().is_some_and(|d| d.name == n));
-    let kind = match ty {
-        AssetType::Blob => "data",
-        AssetType::TileBank => "tiles",
-        AssetType::SoundBank => "sounds",
-        AssetType::Tilemap => "map",
-    };
+    let kind = ty.info().short;
     let first = format!("{base}_{kind}");
     if !taken(&first) {
         return first;
@@ -198,8 +193,9 @@ fn check_asset_ref(name: &str, known: &[Listed], shown: &str) -> anyhow::Result<
 /// `bank` must name a registered tile bank (with a suggestion when it does not).
 fn check_bank_ref(bank: &str, known: &[Listed], shown: &str) -> anyhow::Result<()> {
     let decls = || known.iter().filter_map(|l| l.decl.as_ref());
+    let is_bank = |ty: AssetType| ty == AssetType::TILE_BANK;
     match decls().find(|d| d.name == bank) {
-        Some(d) if d.ty == AssetType::TileBank => Ok(()),
+        Some(d) if is_bank(d.ty) => Ok(()),
         Some(d) => fail(
             Diagnostic::error(
                 Code::PK025,
@@ -209,7 +205,7 @@ fn check_bank_ref(bank: &str, known: &[Listed], shown: &str) -> anyhow::Result<(
             .file(shown),
         ),
         None => {
-            let banks: Vec<&str> = decls().filter(|d| d.ty == AssetType::TileBank).map(|d| d.name.as_str()).collect();
+            let banks: Vec<&str> = decls().filter(|d| is_bank(d.ty)).map(|d| d.name.as_str()).collect();
             fail(
                 Diagnostic::error(
                     Code::PK017,
@@ -254,96 +250,13 @@ fn check_inputs_exist(rdir: &Path, shown: &str, decl: &mut Declaration) -> anyho
     Ok(())
 }
 
-/// The inputs a new declaration lists: `--source` files as given; else, for a bank, a
-/// pattern that follows the folder (`**/*.png`), and for a blob or map the one file found.
+/// The inputs a new declaration lists (the type's `add_inputs`): `--source` files as given;
+/// else, for a bank, a pattern that follows the folder (`**/*.png`), and for a blob or map the
+/// one file found.
 fn default_inputs(rdir: &Path, shown: &str, o: &AddOptions) -> anyhow::Result<BTreeMap<String, Vec<String>>> {
     let files = if o.sources.is_empty() { files_below(rdir, rdir) } else { o.sources.clone() };
-    let with_ext = |exts: &[&str]| -> Vec<String> {
-        files.iter().filter(|f| exts.iter().any(|e| f.to_ascii_lowercase().ends_with(e))).cloned().collect()
-    };
-    let need = |role: &str, list: &Vec<String>, what: &str| -> anyhow::Result<()> {
-        if list.is_empty() {
-            return fail(
-                Diagnostic::error(
-                    Code::PK015,
-                    format!("no {what} found for inputs.{role} in {shown}"),
-                    format!("put the {what} in the directory, or pass --source <file>"),
-                )
-                .file(shown),
-            );
-        }
-        Ok(())
-    };
-    // Banks follow their folder: a file added later is picked up by plain `ninja`. Patterns
-    // are case-sensitive, so the extensions are written as the files spell them (`*.PNG`).
-    let follow = |list: Vec<String>| {
-        if !o.sources.is_empty() {
-            return list;
-        }
-        let mut exts: Vec<&str> = list.iter().filter_map(|f| f.rsplit_once('.').map(|(_, e)| e)).collect();
-        exts.sort();
-        exts.dedup();
-        match exts.as_slice() {
-            [one] => vec![format!("**/*.{one}")],
-            many => vec![format!("**/*.{{{}}}", many.join(","))],
-        }
-    };
-    let mut inputs = BTreeMap::new();
-    match o.ty {
-        AssetType::Blob => {
-            if files.len() != 1 {
-                return fail(
-                    Diagnostic::error(
-                        Code::PK015,
-                        format!("a blob needs exactly one source file, found {} in {shown}", files.len()),
-                        "put one file in the directory, or pass --source <file>",
-                    )
-                    .file(shown),
-                );
-            }
-            inputs.insert("source".to_string(), files);
-        }
-        AssetType::TileBank => {
-            let pngs = with_ext(&[".png"]);
-            need("tiles", &pngs, "PNG files")?;
-            inputs.insert("tiles".to_string(), follow(pngs));
-            let palettes = with_ext(&[".json"]);
-            if !palettes.is_empty() {
-                inputs.insert("palettes".to_string(), follow(palettes));
-            }
-        }
-        AssetType::SoundBank => {
-            let wavs = with_ext(&[".wav"]);
-            need("samples", &wavs, "WAV files")?;
-            inputs.insert("samples".to_string(), follow(wavs));
-        }
-        AssetType::Tilemap => {
-            let maps = with_ext(&[".tmx", ".tmj"]);
-            if maps.len() != 1 {
-                return fail(
-                    Diagnostic::error(
-                        Code::PK015,
-                        format!("a tilemap needs exactly one .tmx or .tmj map, found {} in {shown}", maps.len()),
-                        "put one map in the directory, or pass --source <map>",
-                    )
-                    .file(shown),
-                );
-            }
-            let Some(bank) = &o.tiles else {
-                return fail(
-                    Diagnostic::error(
-                        Code::PK015,
-                        "a tilemap needs the tile_bank its tilesets use",
-                        "pass --tiles <tile_bank name>",
-                    )
-                    .file(shown),
-                );
-            };
-            inputs.insert("map".to_string(), maps);
-            inputs.insert("tiles".to_string(), vec![format!("@asset:{bank}")]);
-        }
-    }
-    Ok(inputs)
+    let c = crate::types::AddContext { files: &files, given: !o.sources.is_empty(), tiles: o.tiles.as_deref(), shown };
+    (o.ty.info().add_inputs)(&c).or_else(|d| fail(d.file(shown)))
 }
 
 /// Every regular, non-hidden file below `dir` except asset.json, relative to `base`, sorted.

@@ -8,141 +8,11 @@ use std::collections::BTreeMap;
 /// The file name that marks an asset root.
 pub const FILE: &str = crate::layout::DECLARATION;
 
-/// The payload limit of blobs and sound banks unless `output.metadata.max_bytes` says otherwise.
-pub const DEFAULT_MAX_BYTES: u64 = 16 << 20;
-/// The largest `output.metadata.max_bytes` accepted: container offsets are 32-bit.
-pub const MAX_MAX_BYTES: u64 = 1 << 30;
-/// The largest input file of any asset (a blob's source: its `max_bytes`; a sound bank's
-/// WAVs: this or its `max_bytes`, whichever is larger).
-pub const MAX_INPUT_BYTES: u64 = 64 << 20;
-
-/// How big an asset may get (doc/reference.md, "Limits"): checked before anything is
-/// allocated for it, so that a step's memory is bounded by these, not by what an input claims.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limits {
-    /// The payload, in bytes (a tile bank's is always 34,816; a tilemap's is bounded by its
-    /// 4096×4096 cells).
-    pub payload: u64,
-    /// Each input file, in bytes.
-    pub input: u64,
-}
-
-impl Limits {
-    /// The limits of an asset of type `ty` whose effective `output.metadata` is `metadata`.
-    pub fn of(ty: AssetType, metadata: &Map<String, Value>) -> Limits {
-        let max_bytes = metadata.get("max_bytes").and_then(Value::as_u64).unwrap_or(DEFAULT_MAX_BYTES);
-        match ty {
-            AssetType::Blob => Limits { payload: max_bytes, input: max_bytes },
-            AssetType::SoundBank => Limits { payload: max_bytes, input: max_bytes.max(MAX_INPUT_BYTES) },
-            AssetType::TileBank | AssetType::Tilemap => Limits { payload: u64::MAX, input: MAX_INPUT_BYTES },
-        }
-    }
-
-    /// The limits of the asset a key document's `step_key` describes.
-    pub fn of_step_key(step_key: &Value) -> Limits {
-        let ty = step_key.get("format").and_then(Value::as_str).and_then(AssetType::of_format);
-        let empty = Map::new();
-        let metadata = step_key.get("metadata").and_then(Value::as_object).unwrap_or(&empty);
-        Limits::of(ty.unwrap_or(AssetType::TileBank), metadata)
-    }
-
-    /// Whether the type takes `output.metadata.max_bytes`.
-    pub fn raisable(ty: AssetType) -> bool {
-        matches!(ty, AssetType::Blob | AssetType::SoundBank)
-    }
-}
+pub use crate::types::{AssetType, InputRef, Limits, DEFAULT_MAX_BYTES, MAX_INPUT_BYTES, MAX_MAX_BYTES};
 
 /// `max_bytes`, when given, is a whole number in `1..=MAX_MAX_BYTES`.
 fn max_bytes_ok(metadata: &Map<String, Value>) -> bool {
     metadata.get("max_bytes").is_none_or(|v| v.as_u64().is_some_and(|n| (1..=MAX_MAX_BYTES).contains(&n)))
-}
-
-/// The asset types of SPEC §3.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum AssetType {
-    Blob,
-    TileBank,
-    SoundBank,
-    Tilemap,
-}
-
-impl AssetType {
-    pub const ALL: [AssetType; 4] = [AssetType::Blob, AssetType::TileBank, AssetType::SoundBank, AssetType::Tilemap];
-
-    /// The `type` string of `asset.json`.
-    pub fn name(self) -> &'static str {
-        match self {
-            AssetType::Blob => "blob",
-            AssetType::TileBank => "tile_bank",
-            AssetType::SoundBank => "sound_bank",
-            AssetType::Tilemap => "tilemap",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<AssetType> {
-        AssetType::ALL.into_iter().find(|t| t.name() == s)
-    }
-
-    /// The type whose `output.format` is `format`.
-    pub fn of_format(format: &str) -> Option<AssetType> {
-        AssetType::ALL.into_iter().find(|t| t.format() == format)
-    }
-
-    /// The one `output.format` each type produces in v1.
-    pub fn format(self) -> &'static str {
-        match self {
-            AssetType::Blob => "BLOB/raw_v1",
-            AssetType::TileBank => "TILES/indexed_v1",
-            AssetType::SoundBank => "SOUNDS/pcm16le_v1",
-            AssetType::Tilemap => "TILEMAP/u16_v1",
-        }
-    }
-
-    /// The step that converts this type (`packer step <name>`) and its version, which changes
-    /// whenever the step's output bytes could change (golden step outputs hold them together).
-    pub const fn step(self) -> (&'static str, &'static str) {
-        match self {
-            AssetType::Blob => ("blob", "blob-1"),
-            AssetType::TileBank => ("tiles", "tiles-1"),
-            AssetType::SoundBank => ("sounds", "sounds-1"),
-            AssetType::Tilemap => ("tilemap", "tilemap-1"),
-        }
-    }
-
-    /// The `bank_type` of the asset table.
-    pub fn bank_type(self) -> &'static str {
-        self.format().split('/').next().unwrap_or("")
-    }
-
-    /// The input roles the type accepts.
-    pub fn roles(self) -> &'static [&'static str] {
-        match self {
-            AssetType::Blob => &["source"],
-            AssetType::TileBank => &["tiles", "palettes"],
-            AssetType::SoundBank => &["samples"],
-            AssetType::Tilemap => &["map", "tiles"],
-        }
-    }
-}
-
-/// One entry of an input role: a file below the asset root, a pattern that gen expands into
-/// files ([`Declaration::expand`]), or another asset.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum InputRef {
-    File(RelPath),
-    Pattern(String),
-    Asset(String),
-}
-
-impl InputRef {
-    /// The form written in `asset.json`.
-    pub fn declared(&self) -> String {
-        match self {
-            InputRef::File(p) => p.to_string(),
-            InputRef::Pattern(p) => p.clone(),
-            InputRef::Asset(n) => format!("@asset:{n}"),
-        }
-    }
 }
 
 /// A parsed, validated declaration with effective defaults materialized.
@@ -339,11 +209,11 @@ impl Parser<'_> {
         let mut out = BTreeMap::new();
         for (role, list) in roles {
             if let Some(ty) = ty {
-                if !ty.roles().contains(&role.as_str()) {
+                if ty.role(role).is_none() {
                     self.error(
                         Code::PK015,
                         format!("input role `{role}` is not used by type `{}`", ty.name()),
-                        format!("use the roles {}", ty.roles().join(", ")),
+                        format!("use the roles {}", ty.roles().collect::<Vec<_>>().join(", ")),
                     );
                 }
             }
@@ -440,14 +310,7 @@ impl Parser<'_> {
 
     /// Fills in defaults so that an omitted parameter and its explicit default give one key.
     fn effective_metadata(&mut self, ty: AssetType, mut m: Map<String, Value>) -> Map<String, Value> {
-        let defaults: Map<String, Value> = match ty {
-            AssetType::Blob => Map::new(),
-            AssetType::TileBank => json!({"tile_size": 16, "palette_of": {}}).as_object().cloned().unwrap_or_default(),
-            AssetType::SoundBank => {
-                json!({"sample_rate": 22050, "resample": "none"}).as_object().cloned().unwrap_or_default()
-            }
-            AssetType::Tilemap => Map::new(),
-        };
+        let defaults = ty.defaults();
         // max_bytes is kept only when it differs from the default, so that keys made before
         // it existed (and a declaration that spells the default out) stay the same.
         let raisable = Limits::raisable(ty);
@@ -466,139 +329,22 @@ impl Parser<'_> {
         m
     }
 
-    fn shape_error(&mut self, code: Code, msg: impl Into<String>, fix: impl Into<String>) {
-        self.error(code, msg, fix);
-    }
-
-    /// The inputs and parameters each type needs (SPEC §3): counts, file kinds, ranges.
+    /// The inputs and parameters each type needs (SPEC §3, the type's `check`): counts, file
+    /// kinds, ranges. Before expansion a pattern stands for its files; [`Declaration::expand`]
+    /// checks again.
     fn shape(&mut self, d: &Declaration) {
-        // Before expansion a pattern stands for its files; [`Declaration::expand`] checks again.
-        let files = |role: &str| {
-            d.inputs
-                .get(role)
-                .map(|l| l.iter().filter(|i| matches!(i, InputRef::File(_) | InputRef::Pattern(_))).count())
-                .unwrap_or(0)
-        };
-        let refs = |role: &str| d.inputs.get(role).map(|l| l.len()).unwrap_or(0) - files(role);
-        let m = &d.metadata;
-        match d.ty {
-            AssetType::Blob | AssetType::SoundBank if !max_bytes_ok(m) => {
-                self.param(
-                    &format!("max_bytes must be a whole number of bytes from 1 to {MAX_MAX_BYTES}"),
-                    &format!(
-                        "set output.metadata.max_bytes, e.g. 33554432 for 32 MiB (default {DEFAULT_MAX_BYTES}, 16 MiB)"
-                    ),
-                );
-            }
-            _ => {}
-        }
-        match d.ty {
-            AssetType::Blob => {
-                let n = d.inputs.get("source").map(Vec::len).unwrap_or(0);
-                if n != 1 {
-                    let listed = d.inputs.get("source").map(|l| l.iter().map(InputRef::declared).collect::<Vec<_>>());
-                    self.shape_error(
-                        Code::PK015,
-                        format!(
-                            "a blob takes exactly one file in inputs.source, found {n}{}",
-                            listed
-                                .filter(|l| !l.is_empty())
-                                .map(|l| format!(" ({})", l.join(", ")))
-                                .unwrap_or_default()
-                        ),
-                        "list exactly one file: \"inputs\": {\"source\": [\"data.bin\"]} (or one \"@asset:<name>\")",
-                    );
-                }
-            }
-            AssetType::TileBank => {
-                if files("tiles") == 0 || refs("tiles") + refs("palettes") > 0 {
-                    self.shape_error(Code::PK015, "a tile_bank takes one or more PNG files in inputs.tiles (and palette files in inputs.palettes)",
-                        "list the PNGs: \"inputs\": {\"tiles\": [\"hero.png\"]}");
-                }
-                if !matches!(m.get("tile_size").and_then(Value::as_u64), Some(8 | 16 | 32)) {
-                    self.param(
-                        "tile_size must be 8, 16 or 32",
-                        "set output.metadata.tile_size to 8, 16 or 32 (default 16)",
-                    );
-                }
-                // palette_of names files: checked once patterns are expanded.
-                if !d.has_patterns() {
-                    self.palette_of(d);
-                }
-            }
-            AssetType::SoundBank => {
-                if files("samples") == 0 || refs("samples") > 0 {
-                    self.shape_error(
-                        Code::PK015,
-                        "a sound_bank takes one or more WAV files in inputs.samples",
-                        "list the WAVs: \"inputs\": {\"samples\": [\"jump.wav\"]}",
-                    );
-                }
-                if !matches!(m.get("sample_rate").and_then(Value::as_u64), Some(22050 | 44100 | 48000)) {
-                    self.param(
-                        "sample_rate must be 22050, 44100 or 48000",
-                        "set output.metadata.sample_rate (default 22050)",
-                    );
-                }
-                if !matches!(m.get("resample").and_then(Value::as_str), Some("none" | "linear")) {
-                    self.param(
-                        "resample must be \"linear\" or \"none\"",
-                        "set output.metadata.resample to \"linear\" to convert other rates",
-                    );
-                }
-            }
-            AssetType::Tilemap => {
-                let map_ok = files("map") == 1
-                    && refs("map") == 0
-                    && d.inputs["map"].iter().all(|i| i.declared().ends_with(".tmx") || i.declared().ends_with(".tmj"));
-                if !map_ok {
-                    self.shape_error(
-                        Code::PK015,
-                        "a tilemap takes exactly one Tiled map (.tmx or .tmj) in inputs.map",
-                        "\"inputs\": {\"map\": [\"level1.tmx\"], \"tiles\": [\"@asset:<tile_bank name>\"]}",
-                    );
-                }
-                if refs("tiles") != 1 || files("tiles") != 0 {
-                    self.shape_error(
-                        Code::PK015,
-                        "a tilemap takes exactly one \"@asset:<tile_bank name>\" in inputs.tiles",
-                        "\"inputs\": {\"map\": [\"level1.tmx\"], \"tiles\": [\"@asset:<tile_bank name>\"]}",
-                    );
-                }
-            }
-        }
-    }
-
-    fn param(&mut self, msg: &str, fix: &str) {
-        self.error(Code::PK024, msg, fix);
-    }
-
-    /// `palette_of` maps a `tiles` input to a palette id that exists.
-    fn palette_of(&mut self, d: &Declaration) {
-        let Some(map) = d.metadata.get("palette_of").and_then(Value::as_object) else {
-            self.param(
-                "palette_of must be an object mapping a tiles input to a palette id",
-                "e.g. \"palette_of\": {\"hero.png\": 1}",
+        if Limits::raisable(d.ty) && !max_bytes_ok(&d.metadata) {
+            self.error(
+                Code::PK024,
+                format!("max_bytes must be a whole number of bytes from 1 to {MAX_MAX_BYTES}"),
+                format!(
+                    "set output.metadata.max_bytes, e.g. 33554432 for 32 MiB (default {DEFAULT_MAX_BYTES}, 16 MiB)"
+                ),
             );
-            return;
-        };
-        let palettes = d.inputs.get("palettes").map(Vec::len).unwrap_or(0).max(1) as u64;
-        let tiles: Vec<String> =
-            d.inputs.get("tiles").map(|l| l.iter().map(InputRef::declared).collect()).unwrap_or_default();
-        for (input, id) in map {
-            if !tiles.contains(input) {
-                self.param(
-                    &format!("palette_of names `{input}`, which is not in inputs.tiles"),
-                    "use the path exactly as listed in inputs.tiles",
-                );
-            }
-            if id.as_u64().is_none_or(|i| i >= palettes) {
-                self.param(
-                    &format!("palette_of[{input}] = {id} is not a palette id (0..{palettes})"),
-                    "palette ids follow inputs.palettes order, from 0",
-                );
-            }
         }
+        let mut found = crate::types::Findings::default();
+        (d.ty.info().check)(&crate::types::Shape { inputs: &d.inputs, metadata: &d.metadata }, &mut found);
+        self.diags.extend(found.diags.into_iter().map(|f| f.file(self.file)));
     }
 
     fn preload(&mut self, v: Option<&Value>) -> Option<bool> {
@@ -687,7 +433,7 @@ mod tests {
         let (d, diags) = parse(GOOD.as_bytes(), "f");
         assert!(diags.is_empty(), "{diags:?}");
         let d = d.unwrap();
-        assert_eq!(d.ty, AssetType::Blob);
+        assert_eq!(d.ty, AssetType::BLOB);
         assert!(d.preload);
         assert_eq!(d.inputs["source"], vec![InputRef::File(RelPath::parse("a.bin").unwrap())]);
     }

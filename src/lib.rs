@@ -68,6 +68,8 @@ pub mod status;
 pub mod step;
 /// "Did you mean …?" by edit distance.
 pub mod suggest;
+/// The asset types: one table entry each (name, format, roles, defaults, checks, hooks).
+pub mod types;
 /// `packer verify`: a clean strict rebuild compared with the build directory.
 pub mod verify;
 /// The workspace stage: registry + declarations → validated assets, discovered inputs.

@@ -7,6 +7,7 @@
 //! `-C <prefix>`, so every path inside a command is relative to the project directory.
 
 use crate::escape;
+use crate::types::AssetType;
 use std::collections::HashSet;
 
 /// One asset action edge.
@@ -209,7 +210,20 @@ pub fn render(plan: &Plan) -> Result<String, Unrepresentable> {
         None => format!("builddir = {}\n", esc(&plan.build_dir)?),
         Some(_) => String::new(),
     };
+    // One rule per asset step, from the type table: `packer_<step>`, described by the type's
+    // bank type (`TILES hero (12 inputs)`).
+    let asset_rules: String = AssetType::ALL
+        .iter()
+        .map(|t| {
+            let step = t.step().0;
+            format!(
+                "rule packer_{step}\n  command = $packer_cmd step {step} --id=$id --root=$root --build-dir=$packer_build$packer_cache\n  description = {} $desc\n  restat = 1\n\n",
+                t.bank_type()
+            )
+        })
+        .collect();
     let text = include_str!("../templates/rules.ninja")
+        .replace("@ASSET_RULES@", &asset_rules)
         .replace("@BUILDDIR@", &builddir)
         .replace("@PACKER@", &packer)
         .replace("@BUILD@", &cmd(&plan.build_dir)?)

@@ -2,14 +2,13 @@
 //! `status` compares with it; a tilemap step run by hand takes its key from it. Nothing here
 //! writes a file.
 
-use crate::decl::AssetType;
 use crate::diag::Blocked;
 use crate::fingerprint::Fingerprints;
 use crate::graph;
 use crate::keys::{self, KeyDoc, Keyed, SourceKey};
 use crate::workspace::{Asset, Workspace};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::path::Path;
 
 /// The pack's step name.
@@ -110,11 +109,10 @@ fn key_subset(
             .collect::<anyhow::Result<Vec<(u64, String)>>>()?;
         let (step, version) = a.decl.ty.step();
         let mut doc = keys::asset_doc(step, version, &a.decl, sources[i].clone(), &deps);
-        if a.decl.ty == AssetType::Tilemap {
-            let Some(&bank) = g.deps[i].first() else {
-                anyhow::bail!("tilemap {} has no tile bank in the graph", a.decl.name)
-            };
-            complete_tilemap_key(&mut doc, a.root.as_str(), ws.assets[bank].root.as_str());
+        if let Some(complete) = a.decl.ty.info().complete_key {
+            let dep_roots: Vec<&str> = g.deps[i].iter().map(|&d| ws.assets[d].root.as_str()).collect();
+            complete(&mut doc.step_key, a.root.as_str(), &dep_roots)
+                .map_err(|why| anyhow::anyhow!("{} {} {why}", a.decl.ty.name(), a.decl.name))?;
         }
         Ok(doc.keyed())
     };
@@ -129,29 +127,6 @@ fn key_subset(
         keyed[i] = Some(key_of(i, &keyed)?);
     }
     Ok(keyed)
-}
-
-/// Adds what a tilemap's key needs beyond the generic document: where the bank's root is as
-/// seen from the map's root (`../sprites`). Tileset images are matched to the bank's PNGs by
-/// path, so that relation is an input of the map's bytes; where the two sit in the workspace
-/// is not (moving both keeps the key, moving one changes it).
-pub fn complete_tilemap_key(doc: &mut KeyDoc, own_root: &str, bank_root: &str) {
-    doc.step_key["bank_from_root"] = json!(relative(own_root, bank_root));
-}
-
-/// The path from directory `from` to `to`, both relative to the same base (`a/b`, `c` →
-/// `../../c`); `.` when they are the same.
-pub(crate) fn relative(from: &str, to: &str) -> String {
-    let parts = |p: &str| p.split('/').filter(|c| !c.is_empty() && *c != ".").map(String::from).collect::<Vec<_>>();
-    let (from, to) = (parts(from), parts(to));
-    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
-    let mut out: Vec<String> = vec!["..".to_string(); from.len() - common];
-    out.extend(to[common..].iter().cloned());
-    if out.is_empty() {
-        ".".to_string()
-    } else {
-        out.join("/")
-    }
 }
 
 /// The table fields of one asset, as they appear in the pack's `step-key`.

@@ -1,12 +1,12 @@
 //! The workspace stage: registry + every registered declaration → validated `Asset`s, with
 //! every identity and input problem reported as a diagnostic (SPEC §2, §9).
 
-use crate::decl::{self, AssetType, Declaration, InputRef};
+use crate::decl::{self, Declaration, InputRef};
 use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::fingerprint::Fingerprint;
-use crate::formats::tiled;
 use crate::registry::Registry;
 use crate::relpath::RelPath;
+use crate::types::Discover;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -164,8 +164,8 @@ impl Workspace {
                 return Ok((a, found));
             }
             // Discovered files (a map's tilesets) are checked like declared ones.
-            if a.decl.ty == AssetType::Tilemap {
-                a.discovered = discover(dir, &a, &mut found);
+            if let Some(hook) = &a.decl.ty.info().discover {
+                a.discovered = discover(dir, &a, hook, &mut found);
             }
             check_inputs(dir, &a, &mut found);
             Ok((a, found))
@@ -389,33 +389,35 @@ fn check_refs(assets: &[Asset], diags: &mut Diagnostics) {
                         .file(file)
                         .asset(&a.decl.name),
                     ),
-                    Some(t)
-                        if a.decl.ty == AssetType::Tilemap && role == "tiles" && t.decl.ty != AssetType::TileBank =>
-                    {
-                        diags.push(
-                            Diagnostic::error(
-                                Code::PK025,
-                                format!(
-                                    "`@asset:{r}` is a {}, but a tilemap's tiles must be a tile_bank",
-                                    t.decl.ty.name()
-                                ),
-                                "reference the tile_bank whose PNGs the map's tilesets use",
+                    Some(t) => {
+                        let wanted = a.decl.ty.role(role).and_then(|r| r.asset_of);
+                        if let Some(wanted) = wanted.filter(|w| *w != t.decl.ty.name()) {
+                            diags.push(
+                                Diagnostic::error(
+                                    Code::PK025,
+                                    format!(
+                                        "`@asset:{r}` is a {}, but a {}'s {role} must be a {wanted}",
+                                        t.decl.ty.name(),
+                                        a.decl.ty.name()
+                                    ),
+                                    format!("reference a {wanted} in inputs.{role}"),
+                                )
+                                .file(file)
+                                .asset(&a.decl.name),
                             )
-                            .file(file)
-                            .asset(&a.decl.name),
-                        )
+                        }
                     }
-                    Some(_) => {}
                 }
             }
         }
     }
 }
 
-/// A tilemap's external tilesets (`.tsx`), found by reading its map: they must exist inside
-/// the asset root. Problems reading the map itself are left to the step, which reports them
-/// with the file and line.
-fn discover(dir: &Path, a: &Asset, diags: &mut Diagnostics) -> Vec<RelPath> {
+/// The files an asset's declared files reference (its type's [`Discover`] hook: a tilemap's
+/// external tilesets), resolved against the referencing file's directory; they must exist
+/// inside the asset root. Problems reading the declared file itself are left to the step,
+/// which reports them with the file and line.
+fn discover(dir: &Path, a: &Asset, hook: &Discover, diags: &mut Diagnostics) -> Vec<RelPath> {
     let root = a.root_in_project();
     let mut found = Vec::new();
     for map in a.declared_files() {
@@ -423,7 +425,7 @@ fn discover(dir: &Path, a: &Asset, diags: &mut Diagnostics) -> Vec<RelPath> {
         else {
             continue;
         };
-        let Ok(list) = tiled::external_tilesets(&bytes, map.file_name()) else { continue };
+        let Ok(list) = (hook.find)(&bytes, map.file_name()) else { continue };
         let map_dir = map.as_str().rsplit_once('/').map(|(d, _)| d).unwrap_or("");
         for tsx in list {
             let joined = if map_dir.is_empty() { tsx.clone() } else { format!("{map_dir}/{tsx}") };
@@ -438,8 +440,8 @@ fn discover(dir: &Path, a: &Asset, diags: &mut Diagnostics) -> Vec<RelPath> {
                 Some(_) => diags.push(
                     Diagnostic::error(
                         Code::PK026,
-                        format!("external tileset `{tsx}` referenced by {map} does not exist"),
-                        "restore the .tsx file, or embed the tileset in the map",
+                        format!("{} `{tsx}` referenced by {map} does not exist", hook.what),
+                        hook.fix_missing,
                     )
                     .file(shown)
                     .asset(&a.decl.name),
@@ -447,8 +449,8 @@ fn discover(dir: &Path, a: &Asset, diags: &mut Diagnostics) -> Vec<RelPath> {
                 None => diags.push(
                     Diagnostic::error(
                         Code::PK026,
-                        format!("external tileset `{tsx}` referenced by {map} is outside the asset root"),
-                        "move the .tsx into the tilemap's directory, or embed the tileset in the map",
+                        format!("{} `{tsx}` referenced by {map} is outside the asset root", hook.what),
+                        hook.fix_outside,
                     )
                     .file(shown)
                     .asset(&a.decl.name),

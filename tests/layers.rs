@@ -19,7 +19,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "stat", "suggest",
         ],
     ),
-    ("workspace", &["pattern", "fingerprint", "decl", "registry", "workspace"]),
+    ("workspace", &["pattern", "types", "fingerprint", "decl", "registry", "workspace"]),
     ("plan", &["graph", "keys", "plan", "ninja"]),
     ("state", &["record", "cache", "gates", "genstate"]),
     ("steps", &["step"]),

@@ -178,6 +178,16 @@ impl Ctx<'_> {
         self.sources.get(name)
     }
 
+    /// A parameter of the key's effective `output.metadata`. Keys hold every parameter (decl
+    /// materializes the type's defaults), so a missing one is a damaged key, never a default.
+    pub fn param(&self, name: &str) -> anyhow::Result<&Value> {
+        self.key.doc.step_key["metadata"].get(name).ok_or_else(|| {
+            anyhow::anyhow!(
+                "the key document has no output.metadata.{name}: a damaged key file (`packer gen` rewrites it)"
+            )
+        })
+    }
+
     /// The names of the sources, in key order.
     pub fn source_names(&self) -> impl Iterator<Item = &str> {
         self.key.doc.sources.iter().map(|s| s.name.as_str())

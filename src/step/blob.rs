@@ -6,14 +6,14 @@ use crate::decl::AssetType;
 use crate::diag::{fail, Code, Diagnostic};
 use std::path::Path;
 
-pub const STEP: &str = AssetType::Blob.step().0;
+pub const STEP: &str = AssetType::BLOB.step().0;
 /// Changes whenever this step's output bytes could change.
-pub const VERSION: &str = AssetType::Blob.step().1;
+pub const VERSION: &str = AssetType::BLOB.step().1;
 
 pub fn run(o: &AssetStepOptions) -> anyhow::Result<Outcome> {
     super::run_asset_step(
         o,
-        |o| super::own_key(o, AssetType::Blob, STEP, VERSION),
+        |o| super::own_key(o, AssetType::BLOB, STEP, VERSION),
         |ctx| {
             let names: Vec<&str> = ctx.source_names().collect();
             let bytes = match (names.as_slice(), ctx.key.doc.dependencies_weak.as_slice()) {
@@ -27,7 +27,7 @@ pub fn run(o: &AssetStepOptions) -> anyhow::Result<Outcome> {
                         return fail(super::asset::too_large(
                             &ctx.root.join(crate::decl::FILE),
                             &what,
-                            Some(AssetType::Blob),
+                            Some(AssetType::BLOB),
                         ));
                     }
                     bytes

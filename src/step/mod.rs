@@ -4,13 +4,30 @@
 //! actually built from, and store the result in the cache. Asset steps share `asset.rs`.
 
 mod asset;
-pub mod blob;
 mod gate;
 mod memo;
 pub mod pack;
-pub mod sounds;
-pub mod tilemap;
-pub mod tiles;
+
+/// The asset steps, one module each, named like the step of their type's table entry
+/// (`types.rs`): declares the modules and [`run_asset`], which runs the step by name.
+macro_rules! asset_steps {
+    ($($step:ident),* $(,)?) => {
+        $(pub mod $step;)*
+
+        /// The names of the asset steps that exist.
+        pub const ASSET_STEPS: &[&str] = &[$(stringify!($step)),*];
+
+        /// Runs asset step `step` (`None`: no such step).
+        pub fn run_asset(step: &str, o: &AssetStepOptions) -> Option<anyhow::Result<Outcome>> {
+            match step {
+                $(stringify!($step) => Some($step::run(o)),)*
+                _ => None,
+            }
+        }
+    };
+}
+
+asset_steps!(blob, tiles, sounds, tilemap, palette);
 
 pub use crate::record::{previous_path, read_record, read_record_keys, Digest, How, Record, RecordKeys};
 pub use asset::{
@@ -148,12 +165,23 @@ pub fn repair_artifact(obj_dir: &Path, id: &str, cache: Option<&Path>, why: &str
         cache: cache.map(Path::to_path_buf),
         project: PathBuf::from("."),
     };
-    match step.as_str() {
-        blob::STEP => blob::run(&o),
-        tiles::STEP => tiles::run(&o),
-        sounds::STEP => sounds::run(&o),
-        tilemap::STEP => tilemap::run(&o),
-        other => anyhow::bail!("asset {id}'s key file names the unknown step `{other}`"),
+    match run_asset(&step, &o) {
+        Some(done) => done.map(drop),
+        None => anyhow::bail!("asset {id}'s key file names the unknown step `{step}`"),
     }
-    .map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::decl::AssetType;
+
+    #[test]
+    fn every_type_has_its_step_and_every_step_its_type() {
+        for t in AssetType::ALL {
+            assert!(super::ASSET_STEPS.contains(&t.step().0), "{t:?}: no step module `{}`", t.step().0);
+        }
+        for s in super::ASSET_STEPS {
+            assert!(AssetType::of_step(s).is_some(), "step module `{s}` converts no type in types.rs");
+        }
+    }
 }

@@ -8,20 +8,20 @@ use crate::diag::{Blocked, Code, Diagnostic};
 use crate::formats::sounds::{self, Mono, Resample, SoundError};
 use serde_json::{json, Map, Value};
 
-pub const STEP: &str = AssetType::SoundBank.step().0;
+pub const STEP: &str = AssetType::SOUND_BANK.step().0;
 /// Changes whenever the payload's bytes could change.
-pub const VERSION: &str = AssetType::SoundBank.step().1;
+pub const VERSION: &str = AssetType::SOUND_BANK.step().1;
 /// Changes whenever one WAV's converted samples could change.
 pub const CONVERT_VERSION: &str = "sounds.convert-1";
 
 pub fn run(o: &AssetStepOptions) -> anyhow::Result<Outcome> {
-    super::run_asset_step(o, |o| super::own_key(o, AssetType::SoundBank, STEP, VERSION), convert)
+    super::run_asset_step(o, |o| super::own_key(o, AssetType::SOUND_BANK, STEP, VERSION), convert)
 }
 
 fn convert(ctx: &Ctx) -> anyhow::Result<Converted> {
     let params = &ctx.key.doc.step_key;
-    let rate = params["metadata"]["sample_rate"].as_u64().unwrap_or(22050) as u32;
-    let resample = if params["metadata"]["resample"] == "linear" { Resample::Linear } else { Resample::None };
+    let rate = ctx.param("sample_rate")?.as_u64().and_then(|n| u32::try_from(n).ok()).unwrap_or(0);
+    let resample = if ctx.param("resample")? == "linear" { Resample::Linear } else { Resample::None };
     let inputs: Vec<String> = params["inputs"]["samples"]
         .as_array()
         .map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect())
@@ -88,7 +88,7 @@ impl<'a> Budget<'a> {
             "with {name} ({bytes} bytes once converted) the bank's samples come to at least {total} bytes, more than its limit of {}",
             self.limit
         );
-        Err(Blocked::from(crate::step::asset::too_large(&self.ctx.root.join(name), &what, Some(AssetType::SoundBank)))
+        Err(Blocked::from(crate::step::asset::too_large(&self.ctx.root.join(name), &what, Some(AssetType::SOUND_BANK)))
             .into())
     }
 }

@@ -10,9 +10,9 @@ use crate::keys::KeyFile;
 use crate::workspace::normalize;
 use serde_json::{json, Value};
 
-pub const STEP: &str = AssetType::Tilemap.step().0;
+pub const STEP: &str = AssetType::TILEMAP.step().0;
 /// Changes whenever the payload's bytes could change.
-pub const VERSION: &str = AssetType::Tilemap.step().1;
+pub const VERSION: &str = AssetType::TILEMAP.step().1;
 
 /// A relative path with `.` and inner `..` resolved; `..` that climbs above the start is kept
 /// (`../x/../y` → `../y`).
@@ -38,7 +38,7 @@ pub fn run(o: &AssetStepOptions) -> anyhow::Result<Outcome> {
 fn own_key(o: &AssetStepOptions) -> anyhow::Result<KeyFile> {
     let decl = super::read_declaration(&o.root)?;
     let ws = crate::workspace::Workspace::load(&o.project)?;
-    let Some(a) = ws.assets.iter().find(|a| a.decl.asset_uuid == decl.asset_uuid && a.decl.ty == AssetType::Tilemap)
+    let Some(a) = ws.assets.iter().find(|a| a.decl.asset_uuid == decl.asset_uuid && a.decl.ty == AssetType::TILEMAP)
     else {
         return fail(
             Diagnostic::error(
@@ -67,8 +67,9 @@ fn own_key(o: &AssetStepOptions) -> anyhow::Result<KeyFile> {
 
 fn convert(ctx: &Ctx) -> anyhow::Result<Converted> {
     let params = &ctx.key.doc.step_key;
-    let map_name = params["inputs"]["map"][0].as_str().unwrap_or_default().to_string();
-    let bank_from_root = params["bank_from_root"].as_str().unwrap_or(".");
+    let damaged = |what: &str| anyhow::anyhow!("the key document has no {what}: a damaged key file (`packer gen` rewrites it)");
+    let map_name = params["inputs"]["map"][0].as_str().ok_or_else(|| damaged("inputs.map"))?.to_string();
+    let bank_from_root = params["bank_from_root"].as_str().ok_or_else(|| damaged("bank_from_root"))?;
     let map_dir = map_name.rsplit_once('/').map(|(d, _)| d.to_string()).unwrap_or_default();
     // Every source (the map and its discovered tilesets) is read, and checked against the key,
     // before the parser sees any of them: its reader can only say "not found".
@@ -140,7 +141,7 @@ fn diagnose(ctx: &Ctx, map: &str, e: &TiledError) -> anyhow::Error {
 #[cfg(test)]
 mod tests {
     use super::resolve;
-    use crate::plan::relative;
+    use crate::types::relative;
 
     #[test]
     fn the_bank_as_seen_from_the_map() {

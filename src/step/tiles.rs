@@ -8,14 +8,14 @@ use crate::diag::{Blocked, Code, Diagnostic};
 use crate::formats::tiles::{self, IndexedImage, Rgb, TilesError};
 use serde_json::{json, Value};
 
-pub const STEP: &str = AssetType::TileBank.step().0;
+pub const STEP: &str = AssetType::TILE_BANK.step().0;
 /// Changes whenever the sheet's bytes could change.
-pub const VERSION: &str = AssetType::TileBank.step().1;
+pub const VERSION: &str = AssetType::TILE_BANK.step().1;
 /// Changes whenever a PNG's decoded indices could change.
 pub const DECODE_VERSION: &str = "tiles.decode-1";
 
 pub fn run(o: &AssetStepOptions) -> anyhow::Result<Outcome> {
-    super::run_asset_step(o, |o| super::own_key(o, AssetType::TileBank, STEP, VERSION), convert)
+    super::run_asset_step(o, |o| super::own_key(o, AssetType::TILE_BANK, STEP, VERSION), convert)
 }
 
 fn strings(v: &Value) -> Vec<String> {
@@ -24,7 +24,7 @@ fn strings(v: &Value) -> Vec<String> {
 
 fn convert(ctx: &Ctx) -> anyhow::Result<Converted> {
     let params = &ctx.key.doc.step_key;
-    let tile_size = params["metadata"]["tile_size"].as_u64().unwrap_or(16) as u32;
+    let tile_size = ctx.param("tile_size")?.as_u64().and_then(|n| u32::try_from(n).ok()).unwrap_or(0);
     let inputs = strings(&params["inputs"]["tiles"]);
     let palette_files = strings(&params["inputs"]["palettes"]);
     let mut palettes = Vec::with_capacity(palette_files.len());

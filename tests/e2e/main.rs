@@ -11,6 +11,7 @@
 //! - `steps`     — steps run by hand, with and without key files.
 //! - `kill`      — SIGKILL of ninja, build, gen and single steps at seeded random moments.
 //! - `limits`    — size limits (PK047): peak memory and time of refused and raised assets.
+//! - `palette`   — the palette type: every palette syntax to hand-computed RGB565 bytes.
 //!
 //! The Ninja used is `$PACKER_TEST_NINJA` (default `ninja`); `scripts/test.sh` runs the suite
 //! once with Debian's ninja 1.11 and once with PyPI's ninja 1.13. A missing ninja fails.
@@ -31,6 +32,7 @@ mod limits;
 mod mistakes;
 mod names;
 mod nonstrict;
+mod palette;
 mod random;
 mod readme;
 mod steps;
