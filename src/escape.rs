@@ -1,9 +1,12 @@
-//! The two escaping functions packer needs for build.ninja: Ninja's and the shell's.
+//! Every escaping packer does, one function per reader: Ninja's ([`ninja`], [`value`]), the
+//! shell's ([`shell`], and [`unshell`] for what Ninja quoted), and a Make-style depfile's
+//! ([`depfile`]).
 //!
 //! A path in a `build` line goes through [`ninja`] only. A path that ends up inside a command
 //! goes through [`shell`] first (so `/bin/sh` keeps it one word) and then [`ninja`] (so Ninja
 //! reads the bytes back unchanged), because Ninja expands variables into the command text
-//! before handing it to `/bin/sh -c`.
+//! before handing it to `/bin/sh -c`. Each is tested through its real reader: `/bin/sh` here,
+//! Ninja's manifest and depfile parsers in the end-to-end suite (`names`).
 
 /// Escapes `s` for a Ninja path or variable value: `$` → `$$`, space → `$ `, `:` → `$:`.
 /// Fails on newlines and other control characters, which Ninja cannot represent.
@@ -44,6 +47,27 @@ pub fn shell(s: &str) -> String {
         return s.to_string();
     }
     format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// Escapes a path for a Make-style depfile (`target: dep dep …`), as GCC writes them and
+/// Ninja's and Make's depfile parsers read them: a space or `#` gets a backslash, and the
+/// backslashes right before it are doubled (`a\ b` is `a`, space, `b`: 2N+1 backslashes and a
+/// space are N backslashes and a space); any other backslash is literal; `$` is `$$`.
+pub fn depfile(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 4);
+    let mut backslashes = 0;
+    for c in s.chars() {
+        match c {
+            ' ' | '#' => {
+                out.extend(std::iter::repeat_n('\\', backslashes + 1));
+                out.push(c);
+            }
+            '$' => out.push_str("$$"),
+            c => out.push(c),
+        }
+        backslashes = if c == '\\' { backslashes + 1 } else { 0 };
+    }
+    out
 }
 
 /// Reverses the quoting Ninja applies to each path of `$in_newline` in a response file
@@ -108,6 +132,14 @@ mod tests {
                 .unwrap();
             assert_eq!(String::from_utf8(out.stdout).unwrap(), *name, "{name:?}");
         }
+    }
+
+    #[test]
+    fn depfile_escapes_space_hash_and_dollar_and_the_backslashes_before_them() {
+        assert_eq!(depfile("/a b/c#d$e\\f:g"), "/a\\ b/c\\#d$$e\\f:g");
+        // Backslashes before a space are doubled, then the space escaped: 2N+1 and a space.
+        assert_eq!(depfile("x\\ y"), "x\\\\\\ y");
+        assert_eq!(depfile("x\\#"), "x\\\\\\#");
     }
 
     #[test]

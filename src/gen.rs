@@ -343,7 +343,7 @@ fn depfile(dir: &Path, opts: &Options, plan: &Plan) -> anyhow::Result<Vec<u8>> {
     let abs = |p: &str| {
         let p = Path::new(p);
         let full = if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
-        full.to_string_lossy().replace('\\', "\\\\").replace(' ', "\\ ").replace('#', "\\#").replace('$', "$$")
+        crate::escape::depfile(&full.to_string_lossy())
     };
     let target = opts.depfile_target.clone().unwrap_or_else(|| format!("{}/assets.pa", opts.build_dir));
     let mut out = format!("{}:", abs(&target));

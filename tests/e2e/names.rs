@@ -63,3 +63,30 @@ fn a_newline_in_a_file_name_is_a_diagnostic() {
     assert!(r.stderr.contains("PK016"), "{}", r.stderr);
     assert!(!s.exists("build.ninja"));
 }
+
+/// What a depfile escapes: space, `#`, `$`, and a backslash (before a space, doubled).
+const DEPFILE_NASTY: &[&str] =
+    &["with space.bin", "hash#tag.bin", "dollar$sign.bin", "back\\slash.bin", "back\\ space.bin"];
+
+#[test]
+fn the_depfile_reads_back_through_ninjas_depfile_parser() {
+    // `packer gen --depfile` lists every generator input; a Ninja edge with `deps = gcc` reads
+    // it with Ninja's own depfile parser, and `ninja -t deps` shows what it understood.
+    let s = Space::new();
+    for (i, name) in DEPFILE_NASTY.iter().enumerate() {
+        s.write(&format!("assets/d{i}/{name}"), b"x");
+        s.packer(&["add", &format!("assets/d{i}"), "--type", "blob"]).ok();
+    }
+    s.packer(&["gen", "--depfile=dep.d", "--depfile-target=out"]).ok();
+    s.write(
+        "dep.ninja",
+        b"rule make_out\n  command = touch out\n  depfile = dep.d\n  deps = gcc\nbuild out: make_out\n",
+    );
+    s.ninja(&["-f", "dep.ninja"]).ok();
+    let deps = s.ninja(&["-f", "dep.ninja", "-t", "deps", "out"]).ok().stdout;
+    let base = std::fs::canonicalize(&s.dir).unwrap();
+    for (i, name) in DEPFILE_NASTY.iter().enumerate() {
+        let want = format!("    {}/assets/d{i}/{name}", base.display());
+        assert!(deps.lines().any(|l| l == want), "{want:?} not in Ninja's reading of the depfile:\n{deps}");
+    }
+}
