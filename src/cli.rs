@@ -1,7 +1,6 @@
 //! Command-line surface: what the user typed (clap types) → calls into the modules that do
 //! the work. `main` prints the error chain once and maps it to a documented exit code.
 
-use crate::cache::Cache;
 use crate::decl::AssetType;
 use crate::keys::Mode;
 use crate::{commands, gen, status, step};
@@ -587,72 +586,12 @@ fn run(cli: Cli, shown_dir: &mut String) -> anyhow::Result<()> {
             status::print_status(&list, mode, json)
         }
         Cmd::Explain { asset, build_dir, json } => {
-            let obj = dir.join(&build_dir).join("obj");
-            let e = if asset == "pack" {
-                status::explain(&obj, "pack", "assets.pa", &obj.join("pack.rec"))?
-            } else {
-                let (id, name) = commands::resolve_asset(&dir, &asset)?;
-                let action = crate::keys::action_name(id);
-                status::explain(&obj, &action, &name, &step::with_ext(&obj.join(id.to_string()), "rec"))?
-            };
-            status::print_explanation(&e, json)
+            status::print_explanation(&status::explain_query(&dir, &build_dir, &asset)?, json)
         }
-        Cmd::Gc { max_age, max_size, cache } => {
-            if max_age.is_none() && max_size.is_none() {
-                return crate::diag::fail(
-                    crate::diag::Diagnostic::error(
-                        crate::diag::Code::PK028,
-                        "packer gc needs --max-age and/or --max-size",
-                        "e.g. `packer gc --max-age 30d --max-size 2G` (`--max-age 0` empties the cache)",
-                    )
-                    .file("."),
-                );
-            }
-            let Some(c) = cache.resolve() else {
-                return Ok(());
-            };
-            let (n, bytes) = Cache::new(dir.join(c)).gc(max_age, max_size)?;
-            println!("evicted {n} entries ({bytes} bytes)");
-            Ok(())
-        }
-        Cmd::Cache(CacheCmd::Stats { cache, json }) => {
-            let Some(c) = cache.resolve() else {
-                return Ok(());
-            };
-            let s = Cache::new(dir.join(c)).stats();
-            if json {
-                println!("{}", serde_json::to_string_pretty(&s)?);
-            } else {
-                println!(
-                    "cache {}\n  cas objects    {:>8}  {:>12} bytes\n  action entries {:>8}  {:>12} bytes\n  weak entries   {:>8}  {:>12} bytes\n  total                    {:>12} bytes",
-                    s.dir, s.cas_objects, s.cas_bytes, s.ac_entries, s.ac_bytes, s.weak_entries, s.weak_bytes, s.total_bytes
-                );
-            }
-            Ok(())
-        }
-        Cmd::Cache(CacheCmd::Verify { cache }) => {
-            let Some(c) = cache.resolve() else {
-                return Ok(());
-            };
-            let bad = Cache::new(dir.join(&c)).verify()?;
-            for b in &bad {
-                println!("removed corrupt entry {b}");
-            }
-            if bad.is_empty() {
-                println!("cache ok");
-                Ok(())
-            } else {
-                crate::diag::fail(
-                    crate::diag::Diagnostic::error(
-                        crate::diag::Code::PK023,
-                        format!("{} corrupt cache entries removed", bad.len()),
-                        "nothing to do: the next build rebuilds whatever needed them",
-                    )
-                    .file(c),
-                )
-            }
-        }
-        Cmd::Verify { build_dir, json } => verify(&dir, &build_dir, json),
+        Cmd::Gc { max_age, max_size, cache } => crate::cache_commands::gc(&dir, cache.resolve(), max_age, max_size),
+        Cmd::Cache(CacheCmd::Stats { cache, json }) => crate::cache_commands::stats(&dir, cache.resolve(), json),
+        Cmd::Cache(CacheCmd::Verify { cache }) => crate::cache_commands::verify(&dir, cache.resolve()),
+        Cmd::Verify { build_dir, json } => crate::verify::run(&dir, &build_dir, json),
         Cmd::CmakeModule => {
             print!("{}", include_str!("../templates/PackerAssets.cmake"));
             Ok(())
@@ -702,25 +641,4 @@ impl Cmd {
             _ => {}
         }
     }
-}
-
-fn verify(dir: &std::path::Path, build_dir: &str, json: bool) -> anyhow::Result<()> {
-    let (compared, diffs) = crate::verify::verify(dir, build_dir)?;
-    if json {
-        let v = serde_json::json!({"compared": compared, "differences": diffs});
-        println!("{}", serde_json::to_string_pretty(&v)?);
-    } else {
-        for d in &diffs {
-            println!("{}: {} ({})", d.file, d.problem, d.asset);
-        }
-        println!("{compared} files compared, {} differ", diffs.len());
-    }
-    if diffs.is_empty() {
-        return Ok(());
-    }
-    crate::diag::fail(crate::diag::Diagnostic::error(
-        crate::diag::Code::PK023,
-        format!("{} files differ from a clean build", diffs.len()),
-        "`packer explain <asset>` shows how each was obtained; a clean rebuild (`rm -r build`) repairs it",
-    ))
 }

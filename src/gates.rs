@@ -11,7 +11,7 @@
 
 use crate::canon;
 use crate::fsutil;
-use crate::keys::{KeyFile, Keyed, Mode};
+use crate::keys::{ActionKey, KeyFile, Mode};
 use crate::stat::{self, Stat};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -25,7 +25,7 @@ pub fn ledger_file(build_dir: &Path) -> PathBuf {
 
 /// The key that decides a key file's bytes: its strong key in strict mode; in non-strict
 /// mode the file holds the document without dependency keys, which the weak key names.
-fn identity(mode: Mode, k: &Keyed) -> &str {
+fn deciding_key(mode: Mode, k: &ActionKey) -> &str {
     match mode {
         Mode::Strict => &k.strong,
         Mode::NonStrict => &k.weak,
@@ -90,7 +90,7 @@ pub struct Written {
 pub fn write(
     build_dir: &Path,
     mode: Mode,
-    files: &[(PathBuf, &Keyed)],
+    files: &[(PathBuf, &ActionKey)],
     late: usize,
     restore: impl Fn(usize) -> bool + Sync,
 ) -> anyhow::Result<Written> {
@@ -99,7 +99,7 @@ pub fn write(
     let changed = crate::par::parallel_map(files, |(path, k)| {
         let trusted = ledger.as_ref().is_some_and(|l| {
             l.files.get(&name_of(path)).is_some_and(|(key, st)| {
-                key == identity(mode, k) && stat::settled(st.1, l.taken) && stat::of_path(path).as_ref() == Some(st)
+                key == deciding_key(mode, k) && stat::settled(st.1, l.taken) && stat::of_path(path).as_ref() == Some(st)
             })
         });
         if trusted {
@@ -134,7 +134,7 @@ pub fn write(
     let mut text = format!("{MAGIC} {} {taken}\n", mode_name(mode));
     for ((path, k), st) in files.iter().zip(stats) {
         if let Some((size, mtime, ino)) = st {
-            text.push_str(&format!("{} {} {size} {mtime} {ino}\n", name_of(path), identity(mode, k)));
+            text.push_str(&format!("{} {} {size} {mtime} {ino}\n", name_of(path), deciding_key(mode, k)));
         }
     }
     // Best effort: without a ledger the next run compares bytes.
@@ -149,7 +149,7 @@ mod tests {
     use super::*;
     use crate::keys::KeyDoc;
 
-    fn keyed(step: &str) -> Keyed {
+    fn keyed(step: &str) -> ActionKey {
         KeyDoc {
             core_version: 1,
             step: step.into(),

@@ -9,8 +9,8 @@ use crate::fsutil;
 use crate::gates;
 use crate::genstate;
 use crate::graph;
-use crate::keys::{Keyed, Mode};
-use crate::ninja::{self, AssetEdge, Plan};
+use crate::keys::{ActionKey, Mode};
+use crate::ninja::{self, AssetEdge, Manifest};
 use crate::plan;
 use crate::registry;
 use crate::step;
@@ -143,8 +143,8 @@ pub fn run(dir: &Path, opts: &Options) -> anyhow::Result<Report> {
     fp.extend(std::mem::take(&mut p.ws.read));
     let planned = started.elapsed();
     p.ws.diags.print();
-    let plan = plan(&p.ws, &p.graph, opts)?;
-    let text = ninja::render(&plan).map_err(|ninja::Unrepresentable(path, c)| {
+    let manifest = manifest(&p.ws, &p.graph, opts)?;
+    let text = ninja::render(&manifest).map_err(|ninja::Unrepresentable(path, c)| {
         Blocked::from(
             Diagnostic::error(
                 Code::PK016,
@@ -160,7 +160,7 @@ pub fn run(dir: &Path, opts: &Options) -> anyhow::Result<Report> {
     fp.save(dir)?;
     let fp_saved = started.elapsed();
     let keys_dir = dir.join(opts.keys_dir());
-    let mut key_files: Vec<(PathBuf, &Keyed)> =
+    let mut key_files: Vec<(PathBuf, &ActionKey)> =
         p.ws.assets.iter().zip(&p.keys).map(|(a, k)| (keys_dir.join(format!("{}.key", a.id)), k)).collect();
     key_files.push((keys_dir.join("pack.key"), &p.pack));
     // In strict mode, an action whose new key the cache holds is restored here, in bulk; its
@@ -196,10 +196,10 @@ pub fn run(dir: &Path, opts: &Options) -> anyhow::Result<Report> {
     let keys_written = started.elapsed();
     report.ninja_written = fsutil::write_if_changed(&dir.join(&opts.ninja_file), text.as_bytes())?;
     if let Some(d) = &opts.depfile {
-        fsutil::write_if_changed(&dir.join(d), &depfile(dir, opts, &plan)?)?;
+        fsutil::write_if_changed(&dir.join(d), &depfile(dir, opts, &manifest)?)?;
     }
     let ninja_written = started.elapsed();
-    record_state(dir, opts, state_options, &plan, &p.ws.assets);
+    record_state(dir, opts, state_options, &manifest, &p.ws.assets);
     if std::env::var_os("PACKER_TIMINGS").is_some() {
         eprintln!(
             "packer gen phases: rendered {:.3}, fingerprints saved {:.3}, keys {:.3}, build.ninja {:.3}, state {:.3}",
@@ -237,7 +237,7 @@ pub fn run(dir: &Path, opts: &Options) -> anyhow::Result<Report> {
         // thousands of small allocations one by one would only keep Ninja waiting (~25 ms at
         // 10,000 assets). The operating system takes the memory back at once.
         std::mem::forget(key_files);
-        std::mem::forget((p, plan, text, fp));
+        std::mem::forget((p, manifest, text, fp));
     }
     Ok(report)
 }
@@ -245,7 +245,7 @@ pub fn run(dir: &Path, opts: &Options) -> anyhow::Result<Report> {
 /// gen's restore of the pack: only when every asset's record holds its planned strong key
 /// (each was up to date, or has just been restored), so that the pack's planned key is the
 /// one its step would compute from the records.
-fn restore_pack(p: &plan::Planned, obj_dir: &Path, build_dir: &Path, cache: &crate::cache::Cache) -> bool {
+fn restore_pack(p: &plan::Plan, obj_dir: &Path, build_dir: &Path, cache: &crate::cache::Cache) -> bool {
     let settled = crate::par::parallel_map(&p.ws.assets, |a| {
         let rec = step::with_ext(&obj_dir.join(a.id.to_string()), "rec");
         Ok(step::read_record_keys(&rec).map(|r| r.strong))
@@ -258,7 +258,7 @@ fn restore_pack(p: &plan::Planned, obj_dir: &Path, build_dir: &Path, cache: &cra
     matches!(gate.restore(&p.pack), Ok(Some(_)))
 }
 
-fn plan(ws: &Workspace, g: &graph::Graph, opts: &Options) -> anyhow::Result<Plan> {
+fn manifest(ws: &Workspace, g: &graph::Graph, opts: &Options) -> anyhow::Result<Manifest> {
     let packer = std::env::current_exe().context("locating the packer binary")?;
     let packer = packer.to_str().context("the packer binary's path is not UTF-8")?.to_string();
     let mut gen_inputs = vec![format!("{ASSETS}/{}", registry::INDEX)];
@@ -287,7 +287,7 @@ fn plan(ws: &Workspace, g: &graph::Graph, opts: &Options) -> anyhow::Result<Plan
     gen_inputs.push(packer.clone());
     let mut seen = BTreeSet::new();
     gen_inputs.retain(|p| seen.insert(p.clone()));
-    Ok(Plan {
+    Ok(Manifest {
         packer,
         prefix: opts.prefix.clone(),
         cache: opts.cache_dir.clone(),
@@ -314,7 +314,7 @@ fn state_options(opts: &Options) -> String {
 
 /// Records what this run read (registry, declarations, sources) and wrote (key files,
 /// build.ninja, depfile) for the next run's fast path.
-fn record_state(dir: &Path, opts: &Options, options: String, plan: &Plan, assets: &[Asset]) {
+fn record_state(dir: &Path, opts: &Options, options: String, manifest: &Manifest, assets: &[Asset]) {
     // Root directories are generator inputs for Ninja but decide nothing in gen's output,
     // unless an input pattern listed them; the packer binary is covered by the options' stamp.
     let walked: std::collections::HashSet<String> =
@@ -322,7 +322,7 @@ fn record_state(dir: &Path, opts: &Options, options: String, plan: &Plan, assets
     let roots: std::collections::HashSet<String> =
         assets.iter().map(|a| a.root_in_project().to_string()).filter(|r| !walked.contains(r)).collect();
     let mut inputs: Vec<String> =
-        plan.gen_inputs.iter().filter(|p| !roots.contains(*p) && !Path::new(p).is_absolute()).cloned().collect();
+        manifest.gen_inputs.iter().filter(|p| !roots.contains(*p) && !Path::new(p).is_absolute()).cloned().collect();
     // The key files are covered by their directory, one stat instead of one per asset: only
     // gen writes them, always by rename, so a key file deleted or replaced changes the
     // directory's mtime. It counts as an input for the racy-clean rule (and has no hash to
@@ -338,7 +338,7 @@ fn record_state(dir: &Path, opts: &Options, options: String, plan: &Plan, assets
 
 /// A Make-style depfile: `<build>/assets.pa: <every generator input>` (or another target),
 /// absolute paths, for builds that run `packer build` as one command (CMake's `DEPFILE`).
-fn depfile(dir: &Path, opts: &Options, plan: &Plan) -> anyhow::Result<Vec<u8>> {
+fn depfile(dir: &Path, opts: &Options, manifest: &Manifest) -> anyhow::Result<Vec<u8>> {
     let base = std::fs::canonicalize(dir)?;
     let abs = |p: &str| {
         let p = Path::new(p);
@@ -347,7 +347,7 @@ fn depfile(dir: &Path, opts: &Options, plan: &Plan) -> anyhow::Result<Vec<u8>> {
     };
     let target = opts.depfile_target.clone().unwrap_or_else(|| format!("{}/assets.pa", opts.build_dir));
     let mut out = format!("{}:", abs(&target));
-    for i in &plan.gen_inputs {
+    for i in &manifest.gen_inputs {
         out.push_str(" \\\n  ");
         out.push_str(&abs(i));
     }

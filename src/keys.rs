@@ -33,9 +33,10 @@ pub struct KeyDoc {
     pub dependencies_weak: Vec<String>,
 }
 
-/// The content of a key file and of a step's record: the document and both keys.
+/// An action's key: its key document and the strong and weak keys computed from it (the
+/// content of a key file and of a step's record).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Keyed {
+pub struct ActionKey {
     pub strong: String,
     pub weak: String,
     pub doc: KeyDoc,
@@ -74,11 +75,11 @@ impl Mode {
 pub struct KeyFile {
     pub mode: Mode,
     #[serde(flatten)]
-    pub keyed: Keyed,
+    pub keyed: ActionKey,
 }
 
 impl KeyFile {
-    pub fn new(mode: Mode, keyed: &Keyed) -> KeyFile {
+    pub fn new(mode: Mode, keyed: &ActionKey) -> KeyFile {
         let keyed = match mode {
             Mode::Strict => keyed.clone(),
             Mode::NonStrict => KeyDoc { dependencies_strong: Vec::new(), ..keyed.doc.clone() }.keyed(),
@@ -142,9 +143,9 @@ impl KeyDoc {
     }
 
     /// The document with both keys computed.
-    pub fn keyed(self) -> Keyed {
+    pub fn keyed(self) -> ActionKey {
         let (strong, weak) = self.keys();
-        Keyed { strong, weak, doc: self }
+        ActionKey { strong, weak, doc: self }
     }
 }
 
@@ -288,20 +289,35 @@ pub struct Change {
     pub new: Option<Value>,
 }
 
+/// What part of a key document a [`Change`] is in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChangeKind {
+    /// A source's bytes, or one added or removed.
+    Source,
+    /// The step key: format, codec, inputs, metadata.
+    Parameter,
+    /// A dependency's key.
+    Dependency,
+    /// The step, its version or the core version.
+    Step,
+    Other,
+}
+
 impl Change {
-    /// What kind of reason this is, for `status`.
-    pub fn kind(&self) -> &'static str {
+    /// What kind of change this is, for `status`.
+    pub fn kind(&self) -> ChangeKind {
         let f = self.field.as_str();
         if f.starts_with("sources") {
-            "source"
+            ChangeKind::Source
         } else if f.starts_with("step-key") {
-            "parameter"
+            ChangeKind::Parameter
         } else if f.starts_with("dependencies") {
-            "dependency"
+            ChangeKind::Dependency
         } else if f == "step-version" || f == "core-version" || f == "step" {
-            "step"
+            ChangeKind::Step
         } else {
-            "other"
+            ChangeKind::Other
         }
     }
 }

@@ -8,6 +8,8 @@
 
 /// The artifact cache: CAS objects by BLAKE3, action entries by strong and weak key, gc.
 pub mod cache;
+/// `packer gc`, `packer cache stats` and `packer cache verify`.
+pub mod cache_commands;
 /// The one canonical-JSON writer (sorted keys, compact, integers only).
 pub mod canon;
 /// The command line (clap) and the dispatch to the modules that do the work.

@@ -26,7 +26,7 @@ pub struct AssetEdge {
 }
 
 /// Everything build.ninja says. Paths are relative to the project directory, unescaped.
-pub struct Plan {
+pub struct Manifest {
     pub packer: String,
     /// The project directory as seen from Ninja's working directory, for `subninja`.
     pub prefix: Option<String>,
@@ -57,7 +57,7 @@ fn cmd(p: &str) -> Result<String, Unrepresentable> {
 
 /// The text of build.ninja, built up edge by edge.
 struct Writer<'a> {
-    plan: &'a Plan,
+    plan: &'a Manifest,
     out: String,
 }
 
@@ -120,10 +120,7 @@ impl Writer<'_> {
 
     fn pack_edge(&mut self) -> Result<Vec<String>, Unrepresentable> {
         let b = &self.plan.build_dir;
-        let outs: Vec<String> = ["assets.pa", "asset_table.json", "preload.json", "asset_table_metadata.json"]
-            .iter()
-            .map(|f| format!("{b}/{f}"))
-            .collect();
+        let outs: Vec<String> = crate::layout::PACK_OUTPUTS.iter().map(|(_, f)| format!("{b}/{f}")).collect();
         let bins: Vec<String> = self.plan.assets.iter().map(|a| self.artifact(a.id, "bin")).collect();
         let metas: Vec<String> = self.plan.assets.iter().map(|a| self.artifact(a.id, "json")).collect();
         self.out.push_str("\nbuild");
@@ -198,7 +195,7 @@ impl Writer<'_> {
 }
 
 /// Renders build.ninja.
-pub fn render(plan: &Plan) -> Result<String, Unrepresentable> {
+pub fn render(plan: &Manifest) -> Result<String, Unrepresentable> {
     let gen_args: Vec<String> = plan.gen_args.iter().map(|a| cmd(a)).collect::<Result<_, _>>()?;
     let mut packer = cmd(&plan.packer)?;
     if let Some(p) = &plan.prefix {

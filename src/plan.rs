@@ -5,7 +5,7 @@
 use crate::diag::Blocked;
 use crate::fingerprint::Fingerprints;
 use crate::graph;
-use crate::keys::{self, KeyDoc, Keyed, SourceKey};
+use crate::keys::{self, ActionKey, KeyDoc, SourceKey};
 use crate::workspace::{Asset, Workspace};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -17,16 +17,16 @@ pub const PACK_STEP: &str = "pack";
 pub const PACK_VERSION: &str = "pack-1";
 
 /// The workspace, its graph and every action's key: what gen writes and `status` compares.
-pub struct Planned {
+pub struct Plan {
     pub ws: Workspace,
     pub graph: graph::Graph,
     /// One per asset, in `ws.assets` order.
-    pub keys: Vec<Keyed>,
-    pub pack: Keyed,
+    pub keys: Vec<ActionKey>,
+    pub pack: ActionKey,
 }
 
 /// Loads, validates, builds the graph and computes every key, hashing through `fp`.
-pub fn plan_keys(dir: &Path, fp: &mut Fingerprints) -> anyhow::Result<Planned> {
+pub fn plan_keys(dir: &Path, fp: &mut Fingerprints) -> anyhow::Result<Plan> {
     let ws = Workspace::load(dir)?;
     if ws.diags.blocking() {
         return Err(Blocked(ws.diags.0).into());
@@ -35,13 +35,13 @@ pub fn plan_keys(dir: &Path, fp: &mut Fingerprints) -> anyhow::Result<Planned> {
     let keys = compute_keys(&ws, &graph, fp)?;
     let strong: Vec<String> = keys.iter().map(|k| k.strong.clone()).collect();
     let pack = pack_key_doc(&ws.assets, &strong).keyed();
-    Ok(Planned { ws, graph, keys, pack })
+    Ok(Plan { ws, graph, keys, pack })
 }
 
 /// The key of one asset, planning only what it depends on (a step run by hand needs no
 /// more): the workspace is loaded and checked as a whole, but only the asset and its
 /// dependencies, transitively, are hashed and keyed. `None` when no asset has that id.
-pub fn plan_one(dir: &Path, fp: &mut Fingerprints, asset_id: u64) -> anyhow::Result<Option<Keyed>> {
+pub fn plan_one(dir: &Path, fp: &mut Fingerprints, asset_id: u64) -> anyhow::Result<Option<ActionKey>> {
     let ws = Workspace::load(dir)?;
     if ws.diags.blocking() {
         return Err(Blocked(ws.diags.0).into());
@@ -60,7 +60,7 @@ pub fn plan_one(dir: &Path, fp: &mut Fingerprints, asset_id: u64) -> anyhow::Res
 
 /// Hashes the sources (through the fingerprints) and computes each asset's key,
 /// dependencies first.
-fn compute_keys(ws: &Workspace, g: &graph::Graph, fp: &mut Fingerprints) -> anyhow::Result<Vec<Keyed>> {
+fn compute_keys(ws: &Workspace, g: &graph::Graph, fp: &mut Fingerprints) -> anyhow::Result<Vec<ActionKey>> {
     let keyed = key_subset(ws, g, fp, &vec![true; ws.assets.len()])?;
     anyhow::ensure!(keyed.iter().all(Option::is_some), "an asset was left out of the graph's order");
     Ok(keyed.into_iter().flatten().collect())
@@ -73,7 +73,7 @@ fn key_subset(
     g: &graph::Graph,
     fp: &mut Fingerprints,
     wanted: &[bool],
-) -> anyhow::Result<Vec<Option<Keyed>>> {
+) -> anyhow::Result<Vec<Option<ActionKey>>> {
     let mut paths = Vec::new();
     for a in ws.assets.iter().zip(wanted).filter(|(_, &w)| w).map(|(a, _)| a) {
         let root = a.root_in_project();
@@ -96,7 +96,7 @@ fn key_subset(
         .collect();
     // No key is ever made from a default: a dependency not keyed yet, or a tilemap without
     // its bank, is a bug in the graph's order, reported as one.
-    let key_of = |i: usize, keyed: &[Option<Keyed>]| -> anyhow::Result<Keyed> {
+    let key_of = |i: usize, keyed: &[Option<ActionKey>]| -> anyhow::Result<ActionKey> {
         let a = &ws.assets[i];
         let deps = g.deps[i]
             .iter()
@@ -118,7 +118,7 @@ fn key_subset(
     };
     // Assets without dependencies (nearly all) on every core; then the rest, dependencies
     // first.
-    let mut keyed: Vec<Option<Keyed>> = vec![None; ws.assets.len()];
+    let mut keyed: Vec<Option<ActionKey>> = vec![None; ws.assets.len()];
     let free: Vec<usize> = (0..ws.assets.len()).filter(|&i| wanted[i] && g.deps[i].is_empty()).collect();
     for (i, k) in free.iter().zip(crate::par::parallel_map(&free, |&i| key_of(i, &[]))?) {
         keyed[*i] = Some(k);

@@ -2,7 +2,7 @@
 //! entries): the key an action was built from and the digest of each output. Below the cache
 //! and the steps, which both read and write them.
 
-use crate::keys::Keyed;
+use crate::keys::ActionKey;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -39,7 +39,7 @@ pub enum How {
 /// What a step records beside its outputs (and, without the local fields, in the cache).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Record {
-    pub key: Keyed,
+    pub key: ActionKey,
     /// Output label → digest.
     pub outputs: BTreeMap<String, Digest>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -72,10 +72,10 @@ pub struct RecordKeys {
 /// Reads the keys of a record; `None` if it is missing or unreadable.
 pub fn read_record_keys(path: &Path) -> Option<RecordKeys> {
     #[derive(serde::Deserialize)]
-    struct Only {
+    struct KeyOnly {
         key: RecordKeys,
     }
-    serde_json::from_slice::<Only>(&crate::fsutil::read_regular(path).ok()?).ok().map(|o| o.key)
+    serde_json::from_slice::<KeyOnly>(&crate::fsutil::read_regular(path).ok()?).ok().map(|o| o.key)
 }
 
 /// Reads a record; a missing or unreadable one is `None` (the step then rebuilds).

@@ -1,4 +1,6 @@
-//! `RelPath`: the one type for a workspace-relative, `/`-separated, normalized path.
+//! `RelPath`: the one type for a workspace-relative, `/`-separated, normalized path, and
+//! [`lexical`], the one lexical normalizer for paths that may climb (a Tiled map's
+//! `../bank/a.png`).
 
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
@@ -79,6 +81,53 @@ impl RelPath {
     }
 }
 
+/// A `/`-separated relative path resolved lexically: `.` and empty components dropped, an inner
+/// `..` cancelling the component before it; `up` counts the `..` that climb above the start.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Lexical<'a> {
+    pub up: usize,
+    pub parts: Vec<&'a str>,
+}
+
+/// Resolves `p` lexically (no filesystem access: a symlink is not followed, which is why
+/// every open is also checked beneath its root, `fsutil::read_beneath`).
+pub fn lexical(p: &str) -> Lexical<'_> {
+    let mut out = Lexical { up: 0, parts: Vec::new() };
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                if out.parts.pop().is_none() {
+                    out.up += 1;
+                }
+            }
+            c => out.parts.push(c),
+        }
+    }
+    out
+}
+
+impl Lexical<'_> {
+    /// The path when it stays inside its start (`a/../b` → `b`), `None` when it climbs.
+    pub fn inside(&self) -> Option<String> {
+        (self.up == 0).then(|| self.parts.join("/"))
+    }
+}
+
+impl fmt::Display for Lexical<'_> {
+    /// `../../a/b`: the climbs, then the parts.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let climbs = std::iter::repeat_n("..", self.up);
+        for (i, c) in climbs.chain(self.parts.iter().copied()).enumerate() {
+            if i > 0 {
+                f.write_str("/")?;
+            }
+            f.write_str(c)?;
+        }
+        Ok(())
+    }
+}
+
 impl fmt::Display for RelPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -110,5 +159,16 @@ mod tests {
         assert_eq!(RelPath::parse("/etc/passwd"), Err(RelPathError::Absolute));
         assert_eq!(RelPath::parse("./"), Err(RelPathError::Empty));
         assert_eq!(RelPath::parse("-x y:z$").unwrap().file_name(), "-x y:z$");
+    }
+
+    #[test]
+    fn lexical_resolution_keeps_the_climbs() {
+        assert_eq!(lexical("a/./b//../c").to_string(), "a/c");
+        assert_eq!(lexical("../x/../y").to_string(), "../y");
+        assert_eq!(lexical("tiles/../../bank/p.png").to_string(), "../bank/p.png");
+        assert_eq!(lexical("a/..").to_string(), "");
+        assert_eq!(lexical("a/../b").inside().as_deref(), Some("b"));
+        assert_eq!(lexical("a/../../b").inside(), None);
+        assert_eq!(lexical("..").parts, Vec::<&str>::new());
     }
 }

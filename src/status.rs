@@ -5,7 +5,7 @@
 
 use crate::cache::{self, Cache};
 use crate::fingerprint::Fingerprints;
-use crate::keys::{self, Change, KeyDoc, Keyed, Mode};
+use crate::keys::{self, ActionKey, Change, ChangeKind, KeyDoc, Mode};
 use crate::step::{self, How, Outcome};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -25,21 +25,74 @@ pub struct ActionStatus {
     pub asset_id: Option<u64>,
     pub name: String,
     pub will_run: bool,
-    /// What the step will do: `up-to-date`, `restore`, `restore-weak` or `build`.
-    pub expect: &'static str,
+    /// What the step will do.
+    pub expect: Expect,
     pub reasons: Vec<Reason>,
+}
+
+/// What a step will do when Ninja runs it (`up-to-date`, `restore`, … in JSON).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Expect {
+    UpToDate,
+    Restore,
+    RestoreWeak,
+    Build,
+}
+
+impl Expect {
+    /// The verdict as `packer status` prints it.
+    fn shown(self) -> &'static str {
+        match self {
+            Expect::UpToDate => "up to date",
+            Expect::Restore => "will restore",
+            Expect::RestoreWeak => "will restore (weak)",
+            Expect::Build => "will build",
+        }
+    }
+}
+
+/// Why an action will run (or, non-strict, why an up-to-date one is only weakly so).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReasonKind {
+    /// Non-strict: the artifact matches the weak key only.
+    Weak,
+    FirstBuild,
+    /// Outputs missing or damaged under an unchanged key.
+    Outputs,
+    /// In the cache: restored, not rebuilt.
+    Cache,
+    CacheWeak,
+    Source,
+    Parameter,
+    Dependency,
+    Step,
+    Other,
+}
+
+impl From<ChangeKind> for ReasonKind {
+    fn from(k: ChangeKind) -> ReasonKind {
+        match k {
+            ChangeKind::Source => ReasonKind::Source,
+            ChangeKind::Parameter => ReasonKind::Parameter,
+            ChangeKind::Dependency => ReasonKind::Dependency,
+            ChangeKind::Step => ReasonKind::Step,
+            ChangeKind::Other => ReasonKind::Other,
+        }
+    }
 }
 
 #[derive(Serialize)]
 pub struct Reason {
-    pub kind: &'static str,
+    pub kind: ReasonKind,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub change: Option<Change>,
 }
 
 impl Reason {
-    fn plain(kind: &'static str, message: impl Into<String>) -> Reason {
+    fn plain(kind: ReasonKind, message: impl Into<String>) -> Reason {
         Reason { kind, message: message.into(), change: None }
     }
 }
@@ -71,7 +124,7 @@ pub fn status(dir: &Path, o: &Options) -> anyhow::Result<Vec<ActionStatus>> {
 
 /// The verdict for one action: up to date by the step's own rule ([`step::Gate::up_to_date`],
 /// outputs checked by stat and digest), else what the step will do and why.
-fn judge(k: &Keyed, gate: &step::Gate, mode: Mode, names: &[(String, String)]) -> ActionStatus {
+fn judge(k: &ActionKey, gate: &step::Gate, mode: Mode, names: &[(String, String)]) -> ActionStatus {
     let cache = gate.cache.as_ref();
     let in_cache = cache.is_some_and(|c| c.has(cache::Kind::Ac, &k.strong));
     let weak_in_cache = mode == Mode::NonStrict && cache.is_some_and(|c| c.has(cache::Kind::AcWeak, &k.weak));
@@ -79,33 +132,35 @@ fn judge(k: &Keyed, gate: &step::Gate, mode: Mode, names: &[(String, String)]) -
     let verdict = gate.up_to_date(k);
     let mut reasons = Vec::new();
     let expect = match verdict {
-        Some(Outcome::UpToDate) => "up-to-date",
+        Some(Outcome::UpToDate) => Expect::UpToDate,
         Some(_) => {
             reasons.push(Reason::plain(
-                "weak",
+                ReasonKind::Weak,
                 "non-strict: the artifact in use matches the weak key but was built against other dependency versions",
             ));
-            "up-to-date"
+            Expect::UpToDate
         }
         None => {
             match &rec {
-                None => reasons.push(Reason::plain("first-build", "first build: no record of a previous build")),
+                None => {
+                    reasons.push(Reason::plain(ReasonKind::FirstBuild, "first build: no record of a previous build"))
+                }
                 Some(r) if r.key.strong == k.strong => {
-                    reasons.push(Reason::plain("outputs", "outputs are missing or damaged"))
+                    reasons.push(Reason::plain(ReasonKind::Outputs, "outputs are missing or damaged"))
                 }
                 Some(r) => reasons.extend(keys::diff(&r.key.doc, &k.doc).into_iter().map(|c| reason(c, names))),
             }
             if in_cache {
-                reasons.push(Reason::plain("cache", "available in the cache: will be restored, not rebuilt"));
-                "restore"
+                reasons.push(Reason::plain(ReasonKind::Cache, "available in the cache: will be restored, not rebuilt"));
+                Expect::Restore
             } else if weak_in_cache {
                 reasons.push(Reason::plain(
-                    "cache-weak",
+                    ReasonKind::CacheWeak,
                     "non-strict: an artifact with the same weak key is in the cache",
                 ));
-                "restore-weak"
+                Expect::RestoreWeak
             } else {
-                "build"
+                Expect::Build
             }
         }
     };
@@ -113,7 +168,7 @@ fn judge(k: &Keyed, gate: &step::Gate, mode: Mode, names: &[(String, String)]) -
         action: String::new(),
         asset_id: None,
         name: String::new(),
-        will_run: expect != "up-to-date",
+        will_run: expect != Expect::UpToDate,
         expect,
         reasons,
     }
@@ -121,7 +176,7 @@ fn judge(k: &Keyed, gate: &step::Gate, mode: Mode, names: &[(String, String)]) -
 
 fn reason(c: Change, names: &[(String, String)]) -> Reason {
     let message = match c.kind() {
-        "source" => {
+        ChangeKind::Source => {
             let name = c.field.trim_start_matches("sources[").trim_end_matches(']');
             match (&c.old, &c.new) {
                 (None, _) => format!("source {name} added"),
@@ -129,16 +184,27 @@ fn reason(c: Change, names: &[(String, String)]) -> Reason {
                 _ => format!("source {name} changed"),
             }
         }
-        "parameter" => format!("parameter {} changed", c.field.trim_start_matches("step-key.")),
-        "dependency" => {
+        ChangeKind::Parameter => format!("parameter {} changed", c.field.trim_start_matches("step-key.")),
+        ChangeKind::Dependency => {
             let action = c.field.trim_start_matches("dependencies-strong[").trim_end_matches(']');
             let name = names.iter().find(|(a, _)| a == action).map(|(_, n)| n.as_str()).unwrap_or(action);
             format!("dependency {name} changed")
         }
-        "step" => format!("step upgraded ({c})"),
-        _ => c.to_string(),
+        ChangeKind::Step => format!("step upgraded ({c})"),
+        ChangeKind::Other => c.to_string(),
     };
-    Reason { kind: c.kind(), message, change: Some(c) }
+    Reason { kind: c.kind().into(), message, change: Some(c) }
+}
+
+/// `packer explain <asset>`: the explanation of the asset a query names (id, name or
+/// directory), or of the pack (`pack`).
+pub fn explain_query(dir: &Path, build_dir: &str, asset: &str) -> anyhow::Result<Explanation> {
+    let obj = dir.join(build_dir).join("obj");
+    if asset == "pack" {
+        return explain(&obj, "pack", "assets.pa", &obj.join("pack.rec"));
+    }
+    let (id, name) = crate::commands::resolve_asset(dir, asset)?;
+    explain(&obj, &keys::action_name(id), &name, &step::with_ext(&obj.join(id.to_string()), "rec"))
 }
 
 /// Prints the status as text or JSON.
@@ -152,12 +218,7 @@ pub fn print_status(list: &[ActionStatus], mode: Mode, as_json: bool) -> anyhow:
     println!("{running} of {} actions will run", list.len());
     for s in list {
         let id = s.asset_id.map(|i| format!(" (asset {i})")).unwrap_or_default();
-        let verdict = match s.expect {
-            "up-to-date" => "up to date",
-            "restore" => "will restore",
-            "restore-weak" => "will restore (weak)",
-            _ => "will build",
-        };
+        let verdict = s.expect.shown();
         if s.will_run || !s.reasons.is_empty() {
             println!("{verdict:<20} {}{id}", s.name);
             for r in &s.reasons {

@@ -55,8 +55,30 @@ pub fn verify(dir: &Path, build_dir: &str) -> anyhow::Result<(usize, Vec<Differe
             compare(&a.decl.name, &format!("obj/{}.{ext}", a.id));
         }
     }
-    for f in ["assets.pa", "asset_table.json", "preload.json", "asset_table_metadata.json"] {
+    for (_, f) in crate::layout::PACK_OUTPUTS {
         compare("(pack)", f);
     }
     Ok((compared, diffs))
+}
+
+/// `packer verify`: prints the differences (text or JSON); PK023 when there are any.
+pub fn run(dir: &std::path::Path, build_dir: &str, json: bool) -> anyhow::Result<()> {
+    let (compared, diffs) = verify(dir, build_dir)?;
+    if json {
+        let v = serde_json::json!({"compared": compared, "differences": diffs});
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        for d in &diffs {
+            println!("{}: {} ({})", d.file, d.problem, d.asset);
+        }
+        println!("{compared} files compared, {} differ", diffs.len());
+    }
+    if diffs.is_empty() {
+        return Ok(());
+    }
+    crate::diag::fail(crate::diag::Diagnostic::error(
+        crate::diag::Code::PK023,
+        format!("{} files differ from a clean build", diffs.len()),
+        "`packer explain <asset>` shows how each was obtained; a clean rebuild (`rm -r build`) repairs it",
+    ))
 }

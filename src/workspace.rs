@@ -429,7 +429,7 @@ fn discover(dir: &Path, a: &Asset, hook: &Discover, diags: &mut Diagnostics) -> 
         let map_dir = map.as_str().rsplit_once('/').map(|(d, _)| d).unwrap_or("");
         for tsx in list {
             let joined = if map_dir.is_empty() { tsx.clone() } else { format!("{map_dir}/{tsx}") };
-            let resolved = normalize(&joined).and_then(|p| RelPath::parse(&p).ok());
+            let resolved = crate::relpath::lexical(&joined).inside().and_then(|p| RelPath::parse(&p).ok());
             let shown = format!("{root}/{joined}");
             match resolved {
                 Some(p) if p.under(&root.under(dir)).is_file() => {
@@ -459,19 +459,4 @@ fn discover(dir: &Path, a: &Asset, hook: &Discover, diags: &mut Diagnostics) -> 
         }
     }
     found
-}
-
-/// Lexically resolves `.` and `..` in a `/`-separated relative path; `None` if it leaves.
-pub fn normalize(p: &str) -> Option<String> {
-    let mut parts: Vec<&str> = Vec::new();
-    for c in p.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
-            c => parts.push(c),
-        }
-    }
-    Some(parts.join("/"))
 }

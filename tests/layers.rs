@@ -23,7 +23,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("plan", &["graph", "keys", "plan", "ninja"]),
     ("state", &["record", "cache", "gates", "genstate"]),
     ("steps", &["step"]),
-    ("commands", &["commands", "gen", "status", "verify"]),
+    ("commands", &["cache_commands", "commands", "gen", "status", "verify"]),
     ("cli", &["cli"]),
 ];
 

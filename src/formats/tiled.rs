@@ -466,24 +466,12 @@ fn join_normalize(base_dir: &str, rel: &str) -> Result<String, TiledError> {
     if rel.starts_with('/') || first.contains(':') {
         return Err(unsupported(format!("absolute path {rel:?}: paths must be relative to the file that names them")));
     }
-    let mut parts: Vec<&str> = Vec::new();
-    for part in base_dir.split('/').chain(rel.split('/')) {
-        match part {
-            "" | "." => {}
-            ".." => {
-                if matches!(parts.last(), Some(last) if *last != "..") {
-                    parts.pop();
-                } else {
-                    parts.push("..");
-                }
-            }
-            other => parts.push(other),
-        }
-    }
-    if parts.is_empty() || parts.last() == Some(&"..") {
+    let full = format!("{base_dir}/{rel}");
+    let joined = crate::relpath::lexical(&full);
+    if joined.parts.is_empty() {
         return Err(syntax(format!("path {rel:?} does not name a file")));
     }
-    Ok(parts.join("/"))
+    Ok(joined.to_string())
 }
 
 fn check_side(what: &str, width: u32, height: u32) -> Result<(), TiledError> {

@@ -9,7 +9,7 @@ use crate::cache::{self, Cache};
 use crate::canon;
 use crate::decl::AssetType;
 use crate::diag::{fail, Code, Diagnostic};
-use crate::keys::{self, KeyDoc, KeyFile, Keyed, SourceKey};
+use crate::keys::{self, ActionKey, KeyDoc, KeyFile, SourceKey};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -160,7 +160,7 @@ pub fn too_large(path: &Path, what: &str, ty: Option<AssetType>) -> Diagnostic {
 
 /// Everything a conversion may use.
 pub struct Ctx<'a> {
-    pub key: &'a Keyed,
+    pub key: &'a ActionKey,
     /// The asset root, for naming files in diagnostics.
     pub root: &'a Path,
     sources: Sources<'a>,
@@ -329,7 +329,7 @@ pub fn run_asset_step(
         let inputs = cache.unwrap_or_else(|| Cache::new(obj_dir.join("inputs")));
         let memo_path = with_ext(&o.out, "memo");
         let memo = Memo::load(&memo_path);
-        let run = |key: &Keyed, sources: Sources| {
+        let run = |key: &ActionKey, sources: Sources| {
             let ctx =
                 Ctx { key, root: &o.root, sources, obj_dir: &obj_dir, action: &action, inputs: &inputs, memo: &memo };
             convert(&ctx)
@@ -355,7 +355,7 @@ pub fn run_asset_step(
 
 /// Reads every source the key names and re-keys the document with the hashes of the bytes
 /// actually read, so that a source edited after gen is never recorded under the old key.
-fn read_sources(root: &Path, key: Keyed) -> anyhow::Result<(Keyed, Vec<Vec<u8>>)> {
+fn read_sources(root: &Path, key: ActionKey) -> anyhow::Result<(ActionKey, Vec<Vec<u8>>)> {
     // A bank of a thousand sprites is a thousand reads: on every core.
     let (cap, ty) = input_cap(&key.doc);
     let read = crate::par::parallel_map(&key.doc.sources, |s| {

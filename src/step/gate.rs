@@ -4,7 +4,7 @@
 use crate::cache::{self, Cache};
 use crate::canon;
 use crate::fsutil;
-use crate::keys::{Keyed, Mode};
+use crate::keys::{ActionKey, Mode};
 use crate::record::{previous_path, Digest, How, Record, RecordKeys};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -14,12 +14,12 @@ use std::path::{Path, PathBuf};
 /// What the gate needs of the local record: its keys and outputs, not its document (the
 /// pack's is megabytes at 10,000 assets; serde skips it without building it).
 #[derive(Debug, Deserialize)]
-struct Local {
+struct LocalRecord {
     key: RecordKeys,
     outputs: BTreeMap<String, Digest>,
 }
 
-fn read_local(path: &Path) -> Option<Local> {
+fn read_local(path: &Path) -> Option<LocalRecord> {
     serde_json::from_slice(&fsutil::read_regular(path).ok()?).ok()
 }
 
@@ -73,8 +73,8 @@ impl Gate {
     /// from (re-keyed if a source changed since gen) and the output bytes in `outputs` order.
     pub fn run(
         &self,
-        key: Keyed,
-        build: impl FnOnce(Keyed) -> anyhow::Result<(Keyed, Vec<Vec<u8>>)>,
+        key: ActionKey,
+        build: impl FnOnce(ActionKey) -> anyhow::Result<(ActionKey, Vec<Vec<u8>>)>,
     ) -> anyhow::Result<Outcome> {
         let local = read_local(&self.record);
         let strong = key.strong.clone();
@@ -105,7 +105,7 @@ impl Gate {
     /// The gate without the build: up to date, or restored from the cache (and logged as
     /// the step would log it); `None` when only a build would do. gen uses it to restore
     /// artifacts in bulk, in one process, before Ninja looks at the edges.
-    pub fn restore(&self, key: &Keyed) -> anyhow::Result<Option<Outcome>> {
+    pub fn restore(&self, key: &ActionKey) -> anyhow::Result<Option<Outcome>> {
         let local = read_local(&self.record);
         let outcome = self.decide(key, local.as_ref(), self.restore_keeps_mtime)?;
         if let Some(o @ (Outcome::Restored | Outcome::RestoredWeak)) = outcome {
@@ -117,7 +117,7 @@ impl Gate {
     /// Whether the outputs are up to date for `key`: recorded under it (or, non-strict, under
     /// its weak key) and intact — by stat, else by their bytes' digest. The one rule the step
     /// and `packer status` both decide by.
-    pub fn up_to_date(&self, key: &Keyed) -> Option<Outcome> {
+    pub fn up_to_date(&self, key: &ActionKey) -> Option<Outcome> {
         Self::up_to_date_with(self, key, read_local(&self.record).as_ref())
     }
 
@@ -128,7 +128,7 @@ impl Gate {
         self.intact(&r).then_some(r.key)
     }
 
-    fn up_to_date_with(&self, key: &Keyed, local: Option<&Local>) -> Option<Outcome> {
+    fn up_to_date_with(&self, key: &ActionKey, local: Option<&LocalRecord>) -> Option<Outcome> {
         let r = local?;
         if r.key.strong == key.strong && self.intact(r) {
             return Some(Outcome::UpToDate);
@@ -140,7 +140,12 @@ impl Gate {
     }
 
     /// Up to date, or restored from the cache; `None` means it must build.
-    fn decide(&self, key: &Keyed, local: Option<&Local>, keep_mtime: bool) -> anyhow::Result<Option<Outcome>> {
+    fn decide(
+        &self,
+        key: &ActionKey,
+        local: Option<&LocalRecord>,
+        keep_mtime: bool,
+    ) -> anyhow::Result<Option<Outcome>> {
         if let Some(o) = self.up_to_date_with(key, local) {
             return Ok(Some(o));
         }
@@ -175,13 +180,19 @@ impl Gate {
         Ok(None)
     }
 
-    fn intact(&self, r: &Local) -> bool {
+    fn intact(&self, r: &LocalRecord) -> bool {
         r.outputs.len() == self.outputs.len()
             && self.outputs.iter().all(|o| r.outputs.get(o.label).is_some_and(|d| intact(&o.path, d)))
     }
 
     /// Writes each output whose bytes changed, then the record.
-    fn commit(&self, key: Keyed, bytes: &[Vec<u8>], how: How, local: Option<&Local>) -> anyhow::Result<Record> {
+    fn commit(
+        &self,
+        key: ActionKey,
+        bytes: &[Vec<u8>],
+        how: How,
+        local: Option<&LocalRecord>,
+    ) -> anyhow::Result<Record> {
         let digests: Vec<Digest> = bytes.iter().map(|b| Digest::of(b)).collect();
         let contents: Vec<Content> = bytes.iter().map(|b| Content::Bytes(b)).collect();
         self.commit_hashed(key, &contents, &digests, how, local)
@@ -190,11 +201,11 @@ impl Gate {
     /// [`Gate::commit`] with the outputs' digests already known.
     fn commit_hashed(
         &self,
-        key: Keyed,
+        key: ActionKey,
         contents: &[Content],
         known: &[Digest],
         how: How,
-        local: Option<&Local>,
+        local: Option<&LocalRecord>,
     ) -> anyhow::Result<Record> {
         let mut digests = BTreeMap::new();
         for ((o, content), digest) in self.outputs.iter().zip(contents).zip(known) {

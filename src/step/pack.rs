@@ -36,15 +36,7 @@ pub struct Options {
 
 /// The four outputs, in a fixed order.
 pub fn outputs(out_dir: &Path) -> Vec<Output> {
-    [
-        ("assets.pa", "assets.pa"),
-        ("asset_table", "asset_table.json"),
-        ("preload", "preload.json"),
-        ("asset_table_metadata", "asset_table_metadata.json"),
-    ]
-    .into_iter()
-    .map(|(label, file)| Output { label, path: out_dir.join(file) })
-    .collect()
+    crate::layout::PACK_OUTPUTS.into_iter().map(|(label, file)| Output { label, path: out_dir.join(file) }).collect()
 }
 
 pub fn run(o: &Options) -> anyhow::Result<Outcome> {

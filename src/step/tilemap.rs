@@ -7,7 +7,6 @@ use crate::decl::AssetType;
 use crate::diag::{fail, Blocked, Code, Diagnostic};
 use crate::formats::tiled::{self, TiledError};
 use crate::keys::KeyFile;
-use crate::workspace::normalize;
 use serde_json::{json, Value};
 
 pub const STEP: &str = AssetType::TILEMAP.step().0;
@@ -17,17 +16,7 @@ pub const VERSION: &str = AssetType::TILEMAP.step().1;
 /// A relative path with `.` and inner `..` resolved; `..` that climbs above the start is kept
 /// (`../x/../y` → `../y`).
 fn resolve(p: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for c in p.split('/') {
-        match c {
-            "" | "." => {}
-            ".." if parts.last().is_some_and(|l| *l != "..") => {
-                parts.pop();
-            }
-            c => parts.push(c),
-        }
-    }
-    parts.join("/")
+    crate::relpath::lexical(p).to_string()
 }
 
 pub fn run(o: &AssetStepOptions) -> anyhow::Result<Outcome> {
@@ -79,7 +68,7 @@ fn convert(ctx: &Ctx) -> anyhow::Result<Converted> {
     let bytes = ctx.source(&map_name)?;
     // External tilesets are discovered sources: read them from what was hashed.
     let mut read = |rel: &str| -> Result<Vec<u8>, String> {
-        let name = normalize(&join(&map_dir, rel)).ok_or_else(|| format!("{rel} is outside the asset root"))?;
+        let name = crate::relpath::lexical(&join(&map_dir, rel)).inside().ok_or_else(|| format!("{rel} is outside the asset root"))?;
         ctx.source(&name).map(<[u8]>::to_vec).map_err(|_| format!("{name} was not discovered by gen; run `packer gen`"))
     };
     let map = tiled::parse_map(bytes, &map_name, &mut read).map_err(|e| diagnose(ctx, &map_name, &e))?;

@@ -105,3 +105,45 @@ fn a_palette_takes_one_palette_file() {
         r.stderr
     );
 }
+
+/// The real palette files in `fixtures/palettes` (origins and licences in its SOURCES.md) and
+/// their colours as the files list them, read independently of packer.
+const REAL: &[(&str, &[u32])] = &[
+    (
+        "pico-8.hex",
+        &[
+            0x000000, 0x1d2b53, 0x7e2553, 0x008751, 0xab5236, 0x5f574f, 0xc2c3c7, 0xfff1e8, 0xff004d, 0xffa300,
+            0xffec27, 0x00e436, 0x29adff, 0x83769c, 0xff77a8, 0xffccaa,
+        ],
+    ),
+    ("gameboy.hex", &[0x9bbc0f, 0x8bac0f, 0x306230, 0x0f380f]),
+    ("slso8.gpl", &[0x0d2b45, 0x203c56, 0x544e68, 0x8d697a, 0xd08159, 0xffaa5e, 0xffd4a3, 0xffecd6]),
+    ("equinox-8.pal", &[0x0c0727, 0x2c1c82, 0x6d58e1, 0xd4cbff, 0x491d14, 0x8f3b1d, 0xcb8232, 0xffde67]),
+    (
+        "DB16.pal",
+        &[
+            0xd04648, 0x442434, 0xc7c2ca, 0x4e4a4e, 0x140c1c, 0x30346d, 0x597dce, 0x8595a1, 0x346524, 0xdeeed6,
+            0x6daa2c, 0xdad45e, 0x757161, 0xd27d2c, 0x854c30, 0xd2aa99,
+        ],
+    ),
+];
+
+#[test]
+fn real_lospec_gimp_and_jasc_files_pack_to_their_colours() {
+    let s = Space::new();
+    let fixtures = crate::integrate::repo("fixtures/palettes");
+    for (i, (file, _)) in REAL.iter().enumerate() {
+        s.write(&format!("assets/real{i}/{file}"), &std::fs::read(fixtures.join(file)).unwrap());
+        s.packer(&["add", &format!("assets/real{i}"), "--type", "palette"]).ok();
+    }
+    s.build();
+    let pa = Pa::parse(s.read("build/assets.pa"));
+    for (i, (file, colours)) in REAL.iter().enumerate() {
+        let mut want = [0u8; 32];
+        for (slot, c) in want.chunks_exact_mut(2).zip(colours.iter()) {
+            let (r, g, b) = (c >> 16, (c >> 8) & 0xff, c & 0xff);
+            slot.copy_from_slice(&(((r >> 3) << 11 | (g >> 2) << 5 | (b >> 3)) as u16).to_le_bytes());
+        }
+        assert_eq!(pa.payload(&format!("real{i}")), &want, "{file}");
+    }
+}
