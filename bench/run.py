@@ -13,6 +13,9 @@ Writes bench/RESULTS.md. Usage (from the repository root):
 
     python3 bench/run.py                 # N = 1000 and 10000, gen-only at 100000
     python3 bench/run.py --sizes 1000    # quick
+    python3 bench/run.py --sizes 10000 --before /path/to/old/packer
+                                         # the same rows for an older binary and this one,
+                                         # interleaved in one run: bench/COMPARE.md
 """
 import argparse, json, os, platform, re, shutil, statistics, subprocess, sys, tempfile, time
 
@@ -344,11 +347,42 @@ without key-file gating; "CMake configure" is `cmake -G Ninja` on the same graph
     print(text)
 
 
+def compare(before, sizes):
+    """Every row of bench_size for `before` and for this checkout's packer, one size after the
+    other in one run (before first, then after, then before again, so that a drift of the
+    machine shows), into bench/COMPARE.md: before (the better of its two runs), after, ratio."""
+    global PACKER
+    after = PACKER
+    lines = [f"# Before/after, measured by `bench/run.py --before` on {machine()}", "",
+             f"before: `{before}`; after: `{after}`. Seconds unless the row says otherwise; ratio = after / before.", ""]
+    for n in sizes:
+        runs = {}
+        for label, binary in [("before", before), ("after", after), ("before2", before)]:
+            PACKER = binary
+            with tempfile.TemporaryDirectory(prefix=f"packer-compare-{label}") as tmp:
+                runs[label] = bench_size(n, tmp, True)
+            print(json.dumps({label: runs[label]}), file=sys.stderr)
+        PACKER = after
+        lines += [f"## N = {n}", "", "| row | before | after | ratio |", "|---|---|---|---|"]
+        for k, v in runs["after"].items():
+            b1, b2 = runs["before"].get(k), runs["before2"].get(k)
+            if not isinstance(v, (int, float)) or not isinstance(b1, (int, float)) or k == "n":
+                continue
+            b = min(b1, b2) if isinstance(b2, (int, float)) else b1
+            ratio = f"{v / b:.3f}" if b else "-"
+            lines.append(f"| {k} | {b:.4g} | {v:.4g} | {ratio} |")
+        lines.append("")
+    text = "\n".join(lines) + "\n"
+    open(os.path.join(ROOT, "bench/COMPARE.md"), "w").write(text)
+    print(text)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="1000,10000")
     ap.add_argument("--gen-only", default="100000", help="sizes measured for gen and memory only ('' for none)")
     ap.add_argument("--report-only", action="store_true", help="re-render bench/RESULTS.md from bench/results.json")
+    ap.add_argument("--before", help="a packer binary to measure beside this one (writes bench/COMPARE.md)")
     a = ap.parse_args()
     if a.report_only:
         saved = json.load(open(os.path.join(ROOT, "bench/results.json")))
@@ -360,6 +394,9 @@ def main():
         report(full, rest[-1] if rest else None, saved["measured"])
         return
     subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "packer", "--example", "hash_floor", "--example", "spawn_time"], cwd=ROOT, check=True)
+    if a.before:
+        compare(os.path.abspath(a.before), [int(x) for x in a.sizes.split(",") if x])
+        return
     results = []
     with tempfile.TemporaryDirectory(prefix="packer-bench") as tmp:
         for n in [int(x) for x in a.sizes.split(",") if x]:

@@ -14,19 +14,18 @@ use serde_json::Value;
 /// sorted by key.
 pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<Vec<u8>> {
     let mut out = Vec::with_capacity(256);
-    value.serialize(Canon { out: &mut out })?;
+    value.serialize(Canon { out: &mut out, without: None })?;
     Ok(out)
 }
 
-/// [`to_vec`] for a value that is already a `serde_json::Value` (no conversion, no copy).
-pub fn value_to_vec(value: &Value) -> anyhow::Result<Vec<u8>> {
-    check_integers(value)?;
-    Ok(serde_json::to_vec(value)?)
-}
-
-/// Like [`to_vec`] but as a `String`.
-pub fn to_string<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<String> {
-    Ok(String::from_utf8(to_vec(value)?)?)
+/// The canonical bytes of `value`, and of `value` without its top-level field `drop` (a key
+/// document's weak key leaves `dependencies-strong` out): one serialization for both. Fails as
+/// [`to_vec`] does, and when `value` is not an object.
+pub fn to_vec_and_without<T: Serialize + ?Sized>(value: &T, drop: &str) -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
+    let (mut out, mut without) = (Vec::with_capacity(256), Vec::with_capacity(256));
+    value.serialize(Canon { out: &mut out, without: Some((drop, &mut without)) })?;
+    anyhow::ensure!(!without.is_empty(), "not an object: no field to leave out");
+    Ok((out, without))
 }
 
 /// Fails if the value holds a float (canonical JSON allows integers only).
@@ -70,6 +69,8 @@ fn json<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) -> Result<(), Error> {
 
 struct Canon<'a> {
     out: &'a mut Vec<u8>,
+    /// At the top level only: also write the object without this field, here.
+    without: Option<(&'a str, &'a mut Vec<u8>)>,
 }
 
 /// An object being written: its entries, (key, serialized value), sorted at the end.
@@ -79,12 +80,14 @@ struct Object<'a> {
     key: Option<String>,
     /// For an enum variant written as `{"variant": …}`: the outer object is closed too.
     variant: Option<&'static str>,
+    /// See [`to_vec_and_without`].
+    without: Option<(&'a str, &'a mut Vec<u8>)>,
 }
 
 impl Object<'_> {
     fn entry<T: Serialize + ?Sized>(&mut self, key: String, value: &T) -> Result<(), Error> {
         let mut bytes = Vec::new();
-        value.serialize(Canon { out: &mut bytes })?;
+        value.serialize(Canon { out: &mut bytes, without: None })?;
         self.entries.push((key, bytes));
         Ok(())
     }
@@ -92,21 +95,30 @@ impl Object<'_> {
     fn finish(mut self) -> Result<(), Error> {
         // Byte order of the UTF-8 keys: what serde_json's BTreeMap-backed Map would give.
         self.entries.sort_by(|a, b| a.0.cmp(&b.0));
-        self.out.push(b'{');
-        for (i, (k, v)) in self.entries.iter().enumerate() {
-            if i > 0 {
-                self.out.push(b',');
-            }
-            json(self.out, k)?;
-            self.out.push(b':');
-            self.out.extend_from_slice(v);
-        }
-        self.out.push(b'}');
+        write_object(self.out, self.entries.iter())?;
         if self.variant.is_some() {
             self.out.push(b'}');
         }
+        if let Some((drop, out)) = self.without {
+            write_object(out, self.entries.iter().filter(|(k, _)| k != drop))?;
+        }
         Ok(())
     }
+}
+
+/// `{"k":v,…}` from entries whose values are already canonical bytes.
+fn write_object<'e>(out: &mut Vec<u8>, entries: impl Iterator<Item = &'e (String, Vec<u8>)>) -> Result<(), Error> {
+    out.push(b'{');
+    for (i, (k, v)) in entries.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        json(out, k)?;
+        out.push(b':');
+        out.extend_from_slice(v);
+    }
+    out.push(b'}');
+    Ok(())
 }
 
 /// An array being written, element by element.
@@ -121,7 +133,7 @@ impl Array<'_> {
         if !std::mem::take(&mut self.first) {
             self.out.push(b',');
         }
-        value.serialize(Canon { out: self.out })
+        value.serialize(Canon { out: self.out, without: None })
     }
 
     fn finish(self) -> Result<(), Error> {
@@ -287,7 +299,7 @@ impl<'a> ser::Serializer for Canon<'a> {
         variant: &'static str,
         v: &T,
     ) -> Result<(), Error> {
-        let mut o = Object { out: self.out, entries: Vec::new(), key: None, variant: None };
+        let mut o = Object { out: self.out, entries: Vec::new(), key: None, variant: None, without: None };
         o.entry(variant.to_string(), v)?;
         o.finish()
     }
@@ -314,7 +326,8 @@ impl<'a> ser::Serializer for Canon<'a> {
         Ok(Array { out: self.out, first: true, variant: true })
     }
     fn serialize_map(self, len: Option<usize>) -> Result<Object<'a>, Error> {
-        Ok(Object { out: self.out, entries: Vec::with_capacity(len.unwrap_or(0)), key: None, variant: None })
+        let without = self.without;
+        Ok(Object { out: self.out, entries: Vec::with_capacity(len.unwrap_or(0)), key: None, variant: None, without })
     }
     fn serialize_struct(self, _: &'static str, len: usize) -> Result<Object<'a>, Error> {
         self.serialize_map(Some(len))
@@ -329,7 +342,7 @@ impl<'a> ser::Serializer for Canon<'a> {
         self.out.push(b'{');
         json(self.out, variant)?;
         self.out.push(b':');
-        Ok(Object { out: self.out, entries: Vec::with_capacity(len), key: None, variant: Some(variant) })
+        Ok(Object { out: self.out, entries: Vec::with_capacity(len), key: None, variant: Some(variant), without: None })
     }
 }
 
@@ -398,7 +411,10 @@ mod tests {
     #[test]
     fn keys_sorted_by_bytes_recursively_and_compact() {
         let v = json!({"b": 1, "a": {"z": [3, {"y": 1, "x": 2}], "B": "é"}, "_": null});
-        assert_eq!(to_string(&v).unwrap(), r#"{"_":null,"a":{"B":"é","z":[3,{"x":2,"y":1}]},"b":1}"#);
+        assert_eq!(
+            String::from_utf8(to_vec(&v).unwrap()).unwrap(),
+            r#"{"_":null,"a":{"B":"é","z":[3,{"x":2,"y":1}]},"b":1}"#
+        );
     }
 
     /// The canonical form by way of a `serde_json::Value` (whose maps sort their keys): what

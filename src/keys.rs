@@ -91,55 +91,29 @@ impl KeyFile {
 impl KeyDoc {
     /// BLAKE3 of the canonical document.
     pub fn strong(&self) -> String {
-        hash_json(self)
+        self.keys().0
     }
 
     /// BLAKE3 of the canonical document without `dependencies-strong`.
     pub fn weak(&self) -> String {
-        let mut v = serde_json::to_value(self).unwrap_or(Value::Null);
-        if let Value::Object(m) = &mut v {
-            m.remove("dependencies-strong");
-        }
-        hash_json(&v)
+        self.keys().1
     }
 
-    /// Both keys at once (strong, weak), serializing once: each top-level field's canonical
-    /// bytes feed both hashes, except `dependencies-strong`, which only the strong one gets.
-    /// The bytes hashed are exactly those of [`KeyDoc::strong`] and [`KeyDoc::weak`].
+    /// Both keys (strong, weak) from one canonical serialization, which also gives the
+    /// document's bytes without `dependencies-strong` (`canon::to_vec_and_without`).
     pub fn keys(&self) -> (String, String) {
-        let v = serde_json::to_value(self).unwrap_or(Value::Null);
-        let Value::Object(fields) = &v else { return (self.strong(), self.weak()) };
-        if canon::check(&v).is_err() {
-            return (self.strong(), self.weak());
-        }
-        let (mut strong, mut weak) = (blake3::Hasher::new(), blake3::Hasher::new());
-        strong.update(b"{");
-        weak.update(b"{");
-        let (mut first_strong, mut first_weak) = (true, true);
-        let mut piece = Vec::new();
-        for (k, val) in fields {
-            piece.clear();
-            if serde_json::to_writer(&mut piece, k).is_err() {
-                return (self.strong(), self.weak());
-            }
-            piece.push(b':');
-            if serde_json::to_writer(&mut piece, val).is_err() {
-                return (self.strong(), self.weak());
-            }
-            if !std::mem::take(&mut first_strong) {
-                strong.update(b",");
-            }
-            strong.update(&piece);
-            if k != "dependencies-strong" {
-                if !std::mem::take(&mut first_weak) {
-                    weak.update(b",");
+        match canon::to_vec_and_without(self, "dependencies-strong") {
+            Ok((strong, weak)) => (hash_bytes(&strong), hash_bytes(&weak)),
+            // Not canonical JSON (a float in a parameter): never the hash of nothing, which
+            // every such document would share; the lossless non-canonical bytes keep keys apart.
+            Err(_) => {
+                let mut weak = serde_json::to_value(self).unwrap_or(Value::Null);
+                if let Value::Object(m) = &mut weak {
+                    m.remove("dependencies-strong");
                 }
-                weak.update(&piece);
+                (non_canonical(self), non_canonical(&weak))
             }
         }
-        strong.update(b"}");
-        weak.update(b"}");
-        (strong.finalize().to_hex().to_string(), weak.finalize().to_hex().to_string())
     }
 
     /// The document with both keys computed.
@@ -149,19 +123,14 @@ impl KeyDoc {
     }
 }
 
-fn hash_json<T: Serialize>(v: &T) -> String {
-    match canon::to_vec(v) {
-        Ok(bytes) => hash_bytes(&bytes),
-        // Not canonical JSON (a float in a parameter): never the hash of nothing, which every
-        // such document would share; the lossless non-canonical bytes keep keys apart.
-        Err(_) => {
-            let text = serde_json::to_vec(v).unwrap_or_default();
-            let mut h = blake3::Hasher::new();
-            h.update(b"non-canonical\0");
-            h.update(&text);
-            h.finalize().to_hex().to_string()
-        }
-    }
+/// The key of a document that is not canonical JSON: a hash of serde_json's lossless bytes,
+/// marked so that it can never equal a canonical document's key.
+fn non_canonical<T: Serialize>(v: &T) -> String {
+    let text = serde_json::to_vec(v).unwrap_or_default();
+    let mut h = blake3::Hasher::new();
+    h.update(b"non-canonical\0");
+    h.update(&text);
+    h.finalize().to_hex().to_string()
 }
 
 use crate::hash::hash_bytes;
@@ -263,19 +232,27 @@ mod tests {
     }
 
     #[test]
-    fn both_keys_at_once_equal_each_computed_alone() {
+    fn both_keys_are_the_hashes_of_the_sorted_document_with_and_without_dependencies_strong() {
+        // Checked against the plain route: serde_json's Value (a sorted map), written compact.
         let mut docs = vec![doc()];
         let mut d = doc();
         d.step_key = json!({"é \"q\"": [1, {"z": null, "a": "\u{1F600}"}], "n": -3});
         d.sources.push(SourceKey { name: "sp ace/$x:y#.png".into(), key: "k2".into() });
         d.dependencies_strong.clear();
         docs.push(d);
+        for d in docs {
+            let mut v = serde_json::to_value(&d).unwrap();
+            let strong = blake3::hash(&serde_json::to_vec(&v).unwrap()).to_hex().to_string();
+            v.as_object_mut().unwrap().remove("dependencies-strong");
+            let weak = blake3::hash(&serde_json::to_vec(&v).unwrap()).to_hex().to_string();
+            assert_eq!(d.keys(), (strong, weak), "{d:?}");
+        }
+        // A float is not canonical: still two distinct keys, neither the hash of nothing.
         let mut float = doc();
         float.step_key = json!({"f": 1.5});
-        docs.push(float);
-        for d in docs {
-            assert_eq!(d.keys(), (d.strong(), d.weak()), "{d:?}");
-        }
+        let (s, w) = float.keys();
+        assert_ne!(s, w);
+        assert_ne!(s, blake3::hash(b"").to_hex().to_string());
     }
 }
 

@@ -37,7 +37,45 @@ pub fn parallel_map<T: Sync, R: Send>(
             done.push((start, items[start..end].iter().map(&f).collect::<anyhow::Result<Vec<R>>>()));
         }
     };
-    let mut blocks = std::thread::scope(|s| {
+    let mut blocks = on_threads(threads, work)?;
+    blocks.sort_unstable_by_key(|(start, _)| *start);
+    let mut out = Vec::with_capacity(items.len());
+    for (_, part) in blocks {
+        out.extend(part?);
+    }
+    Ok(out)
+}
+
+/// [`parallel_map`] for work that changes each item in place (the pack's reads, each into its
+/// slot of the container): the same blocks and threads; the earliest failing item's error wins.
+pub fn parallel_for_each_mut<T: Send>(
+    items: &mut [T],
+    f: impl Fn(&mut T) -> anyhow::Result<()> + Sync,
+) -> anyhow::Result<()> {
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(items.len());
+    if threads <= 1 {
+        return items.iter_mut().try_for_each(f);
+    }
+    let block = (items.len() / (threads * 16)).max(1);
+    let next = std::sync::Mutex::new(items.chunks_mut(block).enumerate());
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let taken = next.lock().unwrap_or_else(std::sync::PoisonError::into_inner).next();
+            let Some((i, part)) = taken else { return done };
+            done.push((i, part.iter_mut().try_for_each(&f)));
+        }
+    };
+    let mut blocks = on_threads(threads, work)?;
+    blocks.sort_unstable_by_key(|(i, _)| *i);
+    blocks.into_iter().try_for_each(|(_, r)| r)
+}
+
+/// Runs `work` on `threads` threads (the caller's among them, as worker 0) and gathers what
+/// each returned.
+fn on_threads<B: Send>(threads: usize, work: impl Fn() -> Vec<B> + Sync) -> anyhow::Result<Vec<B>> {
+    std::thread::scope(|s| {
+        let work = &work;
         let helpers: Vec<_> = (1..threads)
             .map(|i| {
                 s.spawn(move || {
@@ -50,19 +88,33 @@ pub fn parallel_map<T: Sync, R: Send>(
         for h in helpers {
             blocks.extend(h.join().map_err(|_| anyhow::anyhow!("a worker thread panicked"))?);
         }
-        anyhow::Ok(blocks)
-    })?;
-    blocks.sort_unstable_by_key(|(start, _)| *start);
-    let mut out = Vec::with_capacity(items.len());
-    for (_, part) in blocks {
-        out.extend(part?);
-    }
-    Ok(out)
+        Ok(blocks)
+    })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::parallel_map;
+    use super::{parallel_for_each_mut, parallel_map};
+
+    #[test]
+    fn parallel_for_each_mut_changes_every_item_and_reports_the_earliest_error() {
+        let mut items: Vec<u32> = (0..1000).collect();
+        parallel_for_each_mut(&mut items, |i| {
+            *i *= 3;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(items, (0..1000).map(|i| i * 3).collect::<Vec<_>>());
+        for _ in 0..20 {
+            let e = parallel_for_each_mut(&mut items, |i| match *i {
+                30 | 2700 => anyhow::bail!("item {i}"),
+                _ => Ok(()),
+            })
+            .unwrap_err();
+            assert_eq!(e.to_string(), "item 30");
+        }
+        parallel_for_each_mut(&mut [] as &mut [u32], |_| Ok(())).unwrap();
+    }
 
     #[test]
     fn parallel_map_keeps_order_and_uses_every_core() {

@@ -27,11 +27,7 @@ pub fn verify(dir: &Path, build_dir: &str) -> anyhow::Result<(usize, Vec<Differe
         ninja_file: format!("{clean_str}/build.ninja"),
         cache_dir: None,
         mode: Mode::Strict,
-        prefix: None,
-        depfile: None,
-        depfile_target: None,
-        regen: false,
-        progress: false,
+        ..gen::Options::default()
     };
     gen::run(dir, &opts)?;
     runner::run_ninja(dir, &opts.ninja_file, &[], true)?;

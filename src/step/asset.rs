@@ -140,7 +140,7 @@ fn input_error(path: &Path, e: &std::io::Error, ty: Option<AssetType>) -> Diagno
     Diagnostic::error(
         Code::PK005,
         format!("cannot read input: {e}"),
-        "restore the file, or run `packer gen` to re-plan",
+        "restore the file, or fix inputs in asset.json and run `packer gen` to re-plan",
     )
     .file(path.display())
 }
@@ -417,20 +417,7 @@ pub fn hash_inputs(root: &Path, decl: &crate::decl::Declaration) -> anyhow::Resu
             let path = p.under(root);
             match crate::fsutil::read_beneath(root, p.as_str(), limits.input).map(|b| crate::hash::hash_bytes(&b)) {
                 Ok(key) => out.push(keys::SourceKey { name: p.to_string(), key }),
-                Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => {
-                    return fail(too_large(&path, &e.to_string(), Some(decl.ty)).asset(&decl.name))
-                }
-                Err(e) => {
-                    return fail(
-                        Diagnostic::error(
-                            Code::PK005,
-                            format!("cannot read input: {e}"),
-                            "create the file or fix inputs in asset.json",
-                        )
-                        .file(path.display())
-                        .asset(&decl.name),
-                    )
-                }
+                Err(e) => return fail(input_error(&path, &e, Some(decl.ty)).asset(&decl.name)),
             }
         }
     }

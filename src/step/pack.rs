@@ -247,27 +247,8 @@ fn load_artifact(e: &PackEntry, prefix: &Path) -> anyhow::Result<Artifact> {
 
 /// Reads every payload into its slot of the container, on every core.
 fn read_payloads(arts: &[Artifact], slots: Vec<&mut [u8]>) -> anyhow::Result<()> {
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    let chunk = arts.len().div_ceil(threads).max(1);
-    let mut jobs: Vec<Vec<(&Artifact, &mut [u8])>> = Vec::new();
-    let mut all = arts.iter().zip(slots);
-    loop {
-        let part: Vec<_> = all.by_ref().take(chunk).collect();
-        if part.is_empty() {
-            break;
-        }
-        jobs.push(part);
-    }
-    std::thread::scope(|s| {
-        let handles: Vec<_> = jobs
-            .into_iter()
-            .map(|part| s.spawn(move || part.into_iter().try_for_each(|(a, slot)| read_payload(a, slot))))
-            .collect();
-        for h in handles {
-            h.join().map_err(|_| anyhow::anyhow!("a worker thread panicked"))??;
-        }
-        Ok(())
-    })
+    let mut jobs: Vec<(&Artifact, &mut [u8])> = arts.iter().zip(slots).collect();
+    crate::par::parallel_for_each_mut(&mut jobs, |(a, slot)| read_payload(a, slot))
 }
 
 /// Reads exactly one payload of the size measured before; a payload that changed size in
