@@ -348,13 +348,12 @@ without key-file gating; "CMake configure" is `cmake -G Ninja` on the same graph
 
 
 def compare(before, sizes):
-    """Every row of bench_size for `before` and for this checkout's packer, one size after the
-    other in one run (before first, then after, then before again, so that a drift of the
-    machine shows), into bench/COMPARE.md: before (the better of its two runs), after, ratio."""
+    """Every row of bench_size for `before` and for this checkout's packer, at each size in
+    one run, in the order before, after, before again: the two runs of the same binary show
+    how much the machine itself drifts. Writes bench/COMPARE.md and bench/compare.json."""
     global PACKER
     after = PACKER
-    lines = [f"# Before/after, measured by `bench/run.py --before` on {machine()}", "",
-             f"before: `{before}`; after: `{after}`. Seconds unless the row says otherwise; ratio = after / before.", ""]
+    by_n = {}
     for n in sizes:
         runs = {}
         for label, binary in [("before", before), ("after", after), ("before2", before)]:
@@ -363,14 +362,29 @@ def compare(before, sizes):
                 runs[label] = bench_size(n, tmp, True)
             print(json.dumps({label: runs[label]}), file=sys.stderr)
         PACKER = after
-        lines += [f"## N = {n}", "", "| row | before | after | ratio |", "|---|---|---|---|"]
+        by_n[n] = runs
+    json.dump({"before": before, "after": after, "machine": machine(), "runs": by_n},
+              open(os.path.join(ROOT, "bench/compare.json"), "w"), indent=1)
+    render_compare(before, after, machine(), by_n)
+
+
+def render_compare(before, after, measured, by_n):
+    """bench/COMPARE.md: per row, both runs of `before`, the run of `after`, after over the
+    faster before, and whether after is within 5 % of the before runs' range."""
+    lines = [f"# Before/after, measured by `bench/run.py --before` on {measured}", "",
+             f"before: `{before}`; after: `{after}`. Seconds unless the row says otherwise. Run order: before, after,",
+             "before again. *ratio* is after over the better before run; *within* says whether after is inside",
+             "the range of the two before runs widened by 5 %, i.e. no slower than the same binary measured twice.", ""]
+    for n, runs in by_n.items():
+        lines += [f"## N = {n}", "", "| row | before | after | before again | ratio | within |", "|---|---|---|---|---|---|"]
         for k, v in runs["after"].items():
             b1, b2 = runs["before"].get(k), runs["before2"].get(k)
-            if not isinstance(v, (int, float)) or not isinstance(b1, (int, float)) or k == "n":
+            if k == "n" or not all(isinstance(x, (int, float)) for x in (v, b1, b2)):
                 continue
-            b = min(b1, b2) if isinstance(b2, (int, float)) else b1
-            ratio = f"{v / b:.3f}" if b else "-"
-            lines.append(f"| {k} | {b:.4g} | {v:.4g} | {ratio} |")
+            lo, hi = min(b1, b2), max(b1, b2)
+            ratio = f"{v / lo:.3f}" if lo else "-"
+            within = "yes" if v <= hi * 1.05 + 1e-9 else "**no**"
+            lines.append(f"| {k} | {b1:.4g} | {v:.4g} | {b2:.4g} | {ratio} | {within} |")
         lines.append("")
     text = "\n".join(lines) + "\n"
     open(os.path.join(ROOT, "bench/COMPARE.md"), "w").write(text)

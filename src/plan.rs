@@ -34,7 +34,7 @@ pub fn plan_keys(dir: &Path, fp: &mut Fingerprints) -> anyhow::Result<Plan> {
     let graph = graph::build(&ws.assets).map_err(Blocked::from)?;
     let keys = compute_keys(&ws, &graph, fp)?;
     let strong: Vec<String> = keys.iter().map(|k| k.strong.clone()).collect();
-    let pack = pack_key_doc(&ws.assets, &strong).keyed();
+    let pack = pack_key_doc(&ws.assets, &strong)?.keyed();
     Ok(Plan { ws, graph, keys, pack })
 }
 
@@ -148,17 +148,17 @@ pub struct PackStepKey {
 }
 
 /// The pack's key document. `asset_keys[i]` is the strong key of `assets[i]`'s action.
-pub fn pack_key_doc(assets: &[Asset], asset_keys: &[String]) -> KeyDoc {
+pub fn pack_key_doc(assets: &[Asset], asset_keys: &[String]) -> anyhow::Result<KeyDoc> {
     let entries: Vec<PackEntry> = assets.iter().map(entry).collect();
-    KeyDoc {
+    Ok(KeyDoc {
         core_version: keys::CORE_VERSION,
         step: PACK_STEP.into(),
         step_version: PACK_VERSION.into(),
-        step_key: serde_json::to_value(PackStepKey { assets: entries }).unwrap_or(Value::Null),
+        step_key: serde_json::to_value(PackStepKey { assets: entries })?,
         sources: Vec::new(),
         dependencies_strong: asset_keys.to_vec(),
         dependencies_weak: assets.iter().map(|a| keys::action_name(a.id)).collect(),
-    }
+    })
 }
 
 fn entry(a: &Asset) -> PackEntry {

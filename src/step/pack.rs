@@ -170,7 +170,7 @@ fn own_doc(o: &Options) -> anyhow::Result<KeyDoc> {
     if ws.diags.blocking() {
         return Err(Blocked(ws.diags.0).into());
     }
-    Ok(pack_key_doc(&ws.assets, &[]))
+    pack_key_doc(&ws.assets, &[])
 }
 
 fn missing_artifact(path: &Path, name: &str) -> Diagnostic {
