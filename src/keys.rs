@@ -89,18 +89,8 @@ impl KeyFile {
 }
 
 impl KeyDoc {
-    /// BLAKE3 of the canonical document.
-    pub fn strong(&self) -> String {
-        self.keys().0
-    }
-
-    /// BLAKE3 of the canonical document without `dependencies-strong`.
-    pub fn weak(&self) -> String {
-        self.keys().1
-    }
-
-    /// Both keys (strong, weak) from one canonical serialization, which also gives the
-    /// document's bytes without `dependencies-strong` (`canon::to_vec_and_without`).
+    /// Both keys, (strong, weak): BLAKE3 of the canonical document, and of the document without
+    /// `dependencies-strong`, from one canonical serialization (`canon::to_vec_and_without`).
     pub fn keys(&self) -> (String, String) {
         match canon::to_vec_and_without(self, "dependencies-strong") {
             Ok((strong, weak)) => (hash_bytes(&strong), hash_bytes(&weak)),
@@ -191,7 +181,7 @@ mod tests {
         let expected = blake3::hash(
             br#"{"core-version":1,"dependencies-strong":["s1"],"dependencies-weak":["asset/1"],"sources":[{"key":"k","name":"x"}],"step":"blob","step-key":{"a":2,"b":1},"step-version":"1"}"#,
         );
-        assert_eq!(doc().strong(), expected.to_hex().to_string());
+        assert_eq!(doc().keys().0, expected.to_hex().to_string());
     }
 
     #[test]
@@ -216,19 +206,19 @@ mod tests {
         let (mut a, mut b) = (doc(), doc());
         a.step_key = json!({"f": 1.5});
         b.step_key = json!({"f": 2.5});
-        assert_ne!(a.strong(), b.strong());
-        assert_ne!(a.strong(), blake3::hash(b"").to_hex().to_string());
+        assert_ne!(a.keys().0, b.keys().0);
+        assert_ne!(a.keys().0, blake3::hash(b"").to_hex().to_string());
     }
 
     #[test]
     fn weak_key_ignores_dependency_strong_keys_only() {
         let mut d = doc();
-        let (s, w) = (d.strong(), d.weak());
+        let (s, w) = (d.keys().0, d.keys().1);
         d.dependencies_strong = vec!["s2".into()];
-        assert_ne!(d.strong(), s);
-        assert_eq!(d.weak(), w);
+        assert_ne!(d.keys().0, s);
+        assert_eq!(d.keys().1, w);
         d.dependencies_weak = vec!["asset/2".into()];
-        assert_ne!(d.weak(), w);
+        assert_ne!(d.keys().1, w);
     }
 
     #[test]

@@ -373,14 +373,9 @@ impl AssetType {
             }
         },
         add_inputs: |c| {
-            if c.files.len() != 1 {
-                return Err(Diagnostic::error(
-                    Code::PK015,
-                    format!("a blob needs exactly one source file, found {} in {}", c.files.len(), c.shown),
-                    "put one file in the directory, or pass --source <file>",
-                ));
-            }
-            Ok(BTreeMap::from([("source".to_string(), c.files.to_vec())]))
+            let what = "blob needs exactly one source file";
+            let source = c.one(c.files.to_vec(), what, "put one file in the directory, or pass --source <file>")?;
+            Ok(BTreeMap::from([("source".to_string(), source)]))
         },
         discover: None,
         complete_key: None,
