@@ -21,7 +21,7 @@ pub fn gc(dir: &Path, cache: Option<String>, max_age: Option<Duration>, max_size
     }
     let Some(c) = cache else { return Ok(()) };
     let (n, bytes) = Cache::new(dir.join(c)).gc(max_age, max_size)?;
-    println!("evicted {n} entries ({bytes} bytes)");
+    crate::out::outln!("evicted {n} entries ({bytes} bytes)")?;
     Ok(())
 }
 
@@ -30,12 +30,12 @@ pub fn stats(dir: &Path, cache: Option<String>, json: bool) -> anyhow::Result<()
     let Some(c) = cache else { return Ok(()) };
     let s = Cache::new(dir.join(c)).stats();
     if json {
-        println!("{}", serde_json::to_string_pretty(&s)?);
+        crate::out::outln!("{}", serde_json::to_string_pretty(&s)?)?;
     } else {
-        println!(
+        crate::out::outln!(
             "cache {}\n  cas objects    {:>8}  {:>12} bytes\n  action entries {:>8}  {:>12} bytes\n  weak entries   {:>8}  {:>12} bytes\n  total                    {:>12} bytes",
             s.dir, s.cas_objects, s.cas_bytes, s.ac_entries, s.ac_bytes, s.weak_entries, s.weak_bytes, s.total_bytes
-        );
+        )?;
     }
     Ok(())
 }
@@ -45,10 +45,10 @@ pub fn verify(dir: &Path, cache: Option<String>) -> anyhow::Result<()> {
     let Some(c) = cache else { return Ok(()) };
     let bad = Cache::new(dir.join(&c)).verify()?;
     for b in &bad {
-        println!("removed corrupt entry {b}");
+        crate::out::outln!("removed corrupt entry {b}")?;
     }
     if bad.is_empty() {
-        println!("cache ok");
+        crate::out::outln!("cache ok")?;
         return Ok(());
     }
     fail(

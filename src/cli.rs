@@ -445,22 +445,12 @@ pub fn main() -> i32 {
             return EXIT_USAGE;
         }
     };
-    // A reader that goes away (`packer list | head -1`) ends the output, quietly, as it does
-    // for the tools that read from pipes: std's print macros panic on a broken pipe, so that
-    // panic is neither shown nor treated as a failure.
-    let default_hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        if !is_broken_pipe(info.payload()) {
-            default_hook(info);
-        }
-    }));
     let mut shown_dir = String::from(".");
-    let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli, &mut shown_dir))) {
-        Ok(r) => r,
-        Err(p) if is_broken_pipe(p.as_ref()) => return EXIT_OK,
-        Err(p) => std::panic::resume_unwind(p),
-    };
+    let result = run(cli, &mut shown_dir);
     let Err(e) = result else { return EXIT_OK };
+    // A reader that went away (`packer list | head -1`) ends the output, quietly, as it
+    // does for the tools that write to pipes: every write to stdout goes through
+    // `out::outln!`, which returns the error instead of panicking as `println!` does.
     if e.chain()
         .any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
     {
@@ -494,12 +484,6 @@ fn usage_diagnostic(e: &clap::Error) -> crate::diag::Diagnostic {
     }
     fix.push("`packer --help` lists the commands; `packer <command> --help` their options".into());
     crate::diag::Diagnostic::error(crate::diag::Code::PK028, message, fix.join("; ")).file(".")
-}
-
-/// Whether a panic is a write to a closed pipe (`failed printing to stdout: Broken pipe`).
-fn is_broken_pipe(payload: &(dyn std::any::Any + Send)) -> bool {
-    let text = payload.downcast_ref::<String>().map(String::as_str).or_else(|| payload.downcast_ref::<&str>().copied());
-    text.is_some_and(|t| t.contains("Broken pipe") || t.contains("os error 32"))
 }
 
 /// Where a command runs. `-C DIR` names the project directory; otherwise commands that work
@@ -593,16 +577,14 @@ fn run(cli: Cli, shown_dir: &mut String) -> anyhow::Result<()> {
         Cmd::Cache(CacheCmd::Verify { cache }) => crate::cache_commands::verify(&dir, cache.resolve()),
         Cmd::Verify { build_dir, json } => crate::verify::run(&dir, &build_dir, json),
         Cmd::CmakeModule => {
-            print!("{}", include_str!("../templates/PackerAssets.cmake"));
+            crate::out::out!("{}", include_str!("../templates/PackerAssets.cmake"))?;
             Ok(())
         }
         Cmd::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut <Cli as clap::CommandFactory>::command(),
-                "packer",
-                &mut std::io::stdout(),
-            );
+            // Rendered first: clap_complete panics on a failed write.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "packer", &mut script);
+            std::io::Write::write_all(&mut std::io::stdout().lock(), &script)?;
             Ok(())
         }
         Cmd::Man => {

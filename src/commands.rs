@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 pub fn init(dir: &Path, force: bool) -> anyhow::Result<()> {
     let assets = dir.join(ASSETS);
     if registry::path(&assets).exists() {
-        println!("already a packer workspace: {}", registry::path(&assets).display());
+        crate::out::outln!("already a packer workspace: {}", registry::path(&assets).display())?;
         return Ok(());
     }
     let here = std::fs::canonicalize(dir)?;
@@ -37,7 +37,7 @@ pub fn init(dir: &Path, force: bool) -> anyhow::Result<()> {
         );
     }
     Registry::default().save(&assets)?;
-    println!("initialized {}", registry::path(&assets).display());
+    crate::out::outln!("initialized {}", registry::path(&assets).display())?;
     Ok(())
 }
 
@@ -143,7 +143,7 @@ pub fn add(dir: &Path, o: &AddOptions) -> anyhow::Result<()> {
     let Some(mut decl) = decl else { return Err(crate::diag::Blocked(diags).into()) };
     check_inputs_exist(&rdir, &shown, &mut decl)?;
     fsutil::write_if_changed(&decl_file, &bytes)?;
-    println!("wrote {}", decl_file.display());
+    crate::out::outln!("wrote {}", decl_file.display())?;
     adopt_locked(dir, &o.dir)
 }
 
@@ -346,7 +346,7 @@ fn adopt_locked(dir: &Path, arg: &Path) -> anyhow::Result<()> {
         included_in_build: true,
     });
     reg.save(&assets)?;
-    println!("registered `{}` as asset {id} ({root})", decl.name);
+    crate::out::outln!("registered `{}` as asset {id} ({root})", decl.name)?;
     Ok(())
 }
 
@@ -418,7 +418,7 @@ pub fn forget(dir: &Path, query: &str) -> anyhow::Result<()> {
     let e = resolve(dir, &reg, query)?;
     reg.assets.retain(|x| x.asset_id != e.asset_id);
     reg.save(&assets)?;
-    println!("forgot asset {} ({}); its files are kept", e.asset_id, e.root);
+    crate::out::outln!("forgot asset {} ({}); its files are kept", e.asset_id, e.root)?;
     Ok(())
 }
 
@@ -455,7 +455,7 @@ pub fn mv(dir: &Path, query: &str, to: &Path) -> anyhow::Result<()> {
         x.root = new_root.clone();
     }
     reg.save(&assets)?;
-    println!("moved asset {} from {} to {new_root}", e.asset_id, e.root);
+    crate::out::outln!("moved asset {} from {} to {new_root}", e.asset_id, e.root)?;
     Ok(())
 }
 
@@ -482,14 +482,14 @@ pub fn list(dir: &Path, as_json: bool) -> anyhow::Result<()> {
     let all = listed(dir, &reg);
     if as_json {
         let v: Vec<Value> = all.iter().map(|l| describe(l, false)).collect();
-        println!("{}", serde_json::to_string_pretty(&json!({"schema_version": 1, "assets": v}))?);
+        crate::out::outln!("{}", serde_json::to_string_pretty(&json!({"schema_version": 1, "assets": v}))?)?;
         return Ok(());
     }
-    println!("{:>4}  {:<20} {:<11} {:<8} root", "id", "name", "type", "build");
+    crate::out::outln!("{:>4}  {:<20} {:<11} {:<8} root", "id", "name", "type", "build")?;
     for l in &all {
         let (name, ty) = l.decl.as_ref().map(|d| (d.name.as_str(), d.ty.name())).unwrap_or(("<invalid>", "?"));
         let inc = if l.entry.included_in_build { "yes" } else { "excluded" };
-        println!("{:>4}  {:<20} {:<11} {:<8} {}", l.entry.asset_id, name, ty, inc, l.entry.root);
+        crate::out::outln!("{:>4}  {:<20} {:<11} {:<8} {}", l.entry.asset_id, name, ty, inc, l.entry.root)?;
     }
     Ok(())
 }
@@ -501,10 +501,10 @@ pub fn show(dir: &Path, query: &str, as_json: bool) -> anyhow::Result<()> {
     let l = listed(dir, &reg).into_iter().find(|l| l.entry.asset_id == e.asset_id).context("asset vanished")?;
     let v = describe(&l, true);
     if as_json {
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        crate::out::outln!("{}", serde_json::to_string_pretty(&v)?)?;
     } else if let Value::Object(m) = v {
         for (k, v) in m {
-            println!("{k:<18} {}", if let Value::String(s) = &v { s.clone() } else { v.to_string() });
+            crate::out::outln!("{k:<18} {}", if let Value::String(s) = &v { s.clone() } else { v.to_string() })?;
         }
     }
     Ok(())
@@ -531,18 +531,18 @@ pub fn inspect(file: &Path, as_json: bool) -> anyhow::Result<()> {
         Err(e) => return unreadable(format!("{e:#}")),
     };
     if as_json {
-        println!("{}", serde_json::to_string_pretty(&parsed.header)?);
+        crate::out::outln!("{}", serde_json::to_string_pretty(&parsed.header)?)?;
         return Ok(());
     }
     let empty = Vec::new();
     let table = parsed.header["asset_table"].as_array().unwrap_or(&empty);
     let preloaded: Vec<u64> =
         parsed.header["preload"].as_array().unwrap_or(&empty).iter().filter_map(|p| p["asset_id"].as_u64()).collect();
-    println!("{}: {} assets, {} bytes", file.display(), table.len(), bytes.len());
-    println!("{:>4}  {:<20} {:<8} {:>8} {:>8}  preload  metadata", "id", "name", "bank", "offset", "size");
+    crate::out::outln!("{}: {} assets, {} bytes", file.display(), table.len(), bytes.len())?;
+    crate::out::outln!("{:>4}  {:<20} {:<8} {:>8} {:>8}  preload  metadata", "id", "name", "bank", "offset", "size")?;
     for e in table {
         let id = e["asset_id"].as_u64().unwrap_or(0);
-        println!(
+        crate::out::outln!(
             "{:>4}  {:<20} {:<8} {:>8} {:>8}  {:<7}  {}",
             id,
             e["asset_name"].as_str().unwrap_or(""),
@@ -551,7 +551,7 @@ pub fn inspect(file: &Path, as_json: bool) -> anyhow::Result<()> {
             e["size"].as_u64().unwrap_or(0),
             if preloaded.contains(&id) { "yes" } else { "no" },
             e["metadata"]
-        );
+        )?;
     }
     Ok(())
 }

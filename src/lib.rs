@@ -46,6 +46,8 @@ pub mod layout;
 pub mod lock;
 /// The text of build.ninja from a plan of edges (pure).
 pub mod ninja;
+/// stdout writes that return a closed pipe as an error (`outln!`), never panic.
+pub mod out;
 /// The `assets.pa` container: prelude, canonical JSON header, aligned payloads.
 pub mod pa;
 /// `parallel_map`: work spread over the cores, order kept.

@@ -211,18 +211,18 @@ pub fn explain_query(dir: &Path, build_dir: &str, asset: &str) -> anyhow::Result
 pub fn print_status(list: &[ActionStatus], mode: Mode, as_json: bool) -> anyhow::Result<()> {
     if as_json {
         let v = json!({"schema_version": 1, "mode": mode, "actions": list});
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        crate::out::outln!("{}", serde_json::to_string_pretty(&v)?)?;
         return Ok(());
     }
     let running = list.iter().filter(|s| s.will_run).count();
-    println!("{running} of {} actions will run", list.len());
+    crate::out::outln!("{running} of {} actions will run", list.len())?;
     for s in list {
         let id = s.asset_id.map(|i| format!(" (asset {i})")).unwrap_or_default();
         let verdict = s.expect.shown();
         if s.will_run || !s.reasons.is_empty() {
-            println!("{verdict:<20} {}{id}", s.name);
+            crate::out::outln!("{verdict:<20} {}{id}", s.name)?;
             for r in &s.reasons {
-                println!("    {}", r.message);
+                crate::out::outln!("    {}", r.message)?;
             }
         }
     }
@@ -282,10 +282,10 @@ fn last_outcome(obj_dir: &Path, action: &str) -> Option<Outcome> {
 
 pub fn print_explanation(e: &Explanation, as_json: bool) -> anyhow::Result<()> {
     if as_json {
-        println!("{}", serde_json::to_string_pretty(e)?);
+        crate::out::outln!("{}", serde_json::to_string_pretty(e)?)?;
         return Ok(());
     }
-    println!("{} ({})", e.name, e.action);
+    crate::out::outln!("{} ({})", e.name, e.action)?;
     let how = match e.how {
         Some(How::Built) => "rebuilt (conversion ran)",
         Some(How::Restored) => "restored from the cache (strong key)",
@@ -294,7 +294,7 @@ pub fn print_explanation(e: &Explanation, as_json: bool) -> anyhow::Result<()> {
         }
         None => "unknown",
     };
-    println!("  output: {how}");
+    crate::out::outln!("  output: {how}")?;
     if let Some(o) = e.last_run {
         let text = match o {
             Outcome::UpToDate => "up to date",
@@ -303,15 +303,15 @@ pub fn print_explanation(e: &Explanation, as_json: bool) -> anyhow::Result<()> {
             Outcome::RestoredWeak => "restored by weak key",
             Outcome::Built => "rebuilt",
         };
-        println!("  last run of the step: {text}");
+        crate::out::outln!("  last run of the step: {text}")?;
     }
-    println!("  strong key: {}\n  weak key:   {}", e.strong, e.weak);
+    crate::out::outln!("  strong key: {}\n  weak key:   {}", e.strong, e.weak)?;
     if e.changes.is_empty() {
-        println!("  no key field changed since the previous build (or this is the first)");
+        crate::out::outln!("  no key field changed since the previous build (or this is the first)")?;
     } else {
-        println!("  changed since the previous build:");
+        crate::out::outln!("  changed since the previous build:")?;
         for c in &e.changes {
-            println!("    {c}");
+            crate::out::outln!("    {c}")?;
         }
     }
     Ok(())

@@ -62,12 +62,12 @@ pub fn run(dir: &std::path::Path, build_dir: &str, json: bool) -> anyhow::Result
     let (compared, diffs) = verify(dir, build_dir)?;
     if json {
         let v = serde_json::json!({"compared": compared, "differences": diffs});
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        crate::out::outln!("{}", serde_json::to_string_pretty(&v)?)?;
     } else {
         for d in &diffs {
-            println!("{}: {} ({})", d.file, d.problem, d.asset);
+            crate::out::outln!("{}: {} ({})", d.file, d.problem, d.asset)?;
         }
-        println!("{compared} files compared, {} differ", diffs.len());
+        crate::out::outln!("{compared} files compared, {} differ", diffs.len())?;
     }
     if diffs.is_empty() {
         return Ok(());

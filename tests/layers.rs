@@ -15,8 +15,8 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "leaves",
         &[
-            "canon", "diag", "escape", "formats", "fsutil", "hash", "layout", "lock", "pa", "par", "relpath", "runner",
-            "stat", "suggest",
+            "canon", "diag", "escape", "formats", "fsutil", "hash", "layout", "lock", "out", "pa", "par", "relpath",
+            "runner", "stat", "suggest",
         ],
     ),
     ("workspace", &["pattern", "types", "fingerprint", "decl", "registry", "workspace"]),

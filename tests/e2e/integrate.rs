@@ -283,15 +283,20 @@ fn version_completions_and_man_page() {
 
 #[test]
 fn a_reader_that_stops_early_ends_the_output_quietly() {
-    // Regression: `packer completions fish | head -2` panicked on the broken pipe.
-    for cmd in ["completions fish", "man", "cmake-module"] {
-        let out = Command::new("sh")
+    // Regression: `packer completions fish | head -2` panicked on the broken pipe. The
+    // workspace commands write through the same path (`out::outln!`).
+    let ws = tempfile::tempdir().unwrap();
+    demo_into(ws.path());
+    for cmd in ["completions fish", "man", "cmake-module", "list", "list --json", "status", "show level1"] {
+        let out = Command::new("bash")
             .arg("-c")
-            .arg(format!("'{}' {cmd} | (exec 0<&-; sleep 0.2)", packer_bin().display()))
+            .arg(format!("set -o pipefail; '{}' {cmd} | (exec 0<&-; sleep 0.2)", packer_bin().display()))
+            .current_dir(ws.path())
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!stderr.contains("panicked") && !stderr.contains("error"), "{cmd}: {stderr}");
+        assert!(out.status.success(), "{cmd}: {:?}", out.status);
     }
 }
 
