@@ -150,7 +150,60 @@ def cmake_project(ws, reg, tmp):
     return secs
 
 
-def bench_size(n, tmp, full):
+def tree_bytes(d):
+    return sum(os.path.getsize(os.path.join(p, f)) for p, _, fs in os.walk(d) for f in fs)
+
+
+def artifact_bytes(ws, asset_id, obj="build/obj"):
+    return sum(os.path.getsize(os.path.join(ws, obj, f"{asset_id}.{e}")) for e in ("bin", "json"))
+
+
+def pack_rss(ws, blob, blob_id):
+    """Peak RSS (KiB) of the pack after one blob edit, the step run as build.ninja runs it."""
+    with open(blob, "ab") as f:
+        f.write(b"rss")
+    run([PACKER, "gen"], ws)
+    run([NINJA, f"build/obj/{blob_id}.bin"], ws)
+    cmd = run([NINJA, "-t", "commands", "build/assets.pa"], ws)[2].strip().splitlines()[-1]
+    _, rss = peak_rss(["/bin/sh", "-c", cmd], ws)
+    conversions(ws)
+    return rss
+
+
+def plain_rows(ws, reg, r, blob, sprite, data):
+    """The plain mtime build of the same graph (and n2 on it, when N2 names a binary): full,
+    no-op, touch of every source, one blob edit, one sprite edit."""
+    plain_ninja(ws, reg)
+    tools = [("plain", [NINJA, "-f", "plain.ninja"])]
+    if os.environ.get("N2"):
+        tools.append(("n2", [os.environ["N2"], "-f", "plain.ninja"]))
+    _, files = sources(ws)
+    for name, cmd in tools:
+        go = lambda: (os.sync(), run(cmd, ws)[0])[1]
+        if name == "plain":
+            r["plain_full"] = go()
+        else:
+            go()
+        r[f"{name}_noop"] = median(go)
+        time.sleep(0.05)
+        touch_all(files)
+        r[f"{name}_touch_all"] = go()
+        def edit_blob(i=[0]):
+            i[0] += 1
+            with open(blob, "ab") as f:
+                f.write(b"plain%d" % i[0])
+            return go()
+        r[f"{name}_one_edit"] = median(edit_blob, 3)
+        def edit_sprite(i=[0]):
+            i[0] += 1
+            shutil.copy(os.path.join(ws, "assets/sprites1000/s%04d.png" % (700 + i[0])), sprite)
+            return go()
+        r[f"{name}_sprite_edit"] = median(edit_sprite, 3)
+        open(sprite, "wb").write(data)
+        go()
+
+
+def bench_size(n, tmp, full, mode="all"):
     ws = os.path.join(tmp, f"ws{n}")
     r = {"n": n}
     make(ws, n)
@@ -179,7 +232,8 @@ def bench_size(n, tmp, full):
     r["full_build"] = ninja(ws)
     r["full_build_conversions"] = conversions(ws)
     r["ninja_noop"] = median(lambda: ninja(ws))
-    r["minimal_noop"] = minimal_noop(tmp, r["ninja_edges"])
+    if mode != "e2e":
+        r["minimal_noop"] = minimal_noop(tmp, r["ninja_edges"])
     def touched():
         time.sleep(0.05)
         touch_all(files)
@@ -187,19 +241,39 @@ def bench_size(n, tmp, full):
     r["touch_all"] = median(touched, 3)
     r["touch_all_conversions"] = conversions(ws)
     blob = next(f for f in files if f.endswith("data.bin"))
-    with open(blob, "ab") as f:
-        f.write(b"edit")
-    r["one_edit"] = ninja(ws)
-    r["one_edit_conversions"] = conversions(ws)
+    blob_id = next(e["asset_id"] for e in reg["assets"] if os.path.join(ws, "assets", e["root"]) == os.path.dirname(blob))
+    cache_dir = os.path.join(ws, "assets/.prometeu/cache")
+    growth = []
+    def edit_blob(i=[0]):
+        i[0] += 1
+        with open(blob, "ab") as f:
+            f.write(b"edit%d" % i[0])
+        before = tree_bytes(cache_dir)
+        t = ninja(ws)
+        growth.append((tree_bytes(cache_dir) - before, artifact_bytes(ws, blob_id)))
+        return t
+    # Three edits, the median: the first after a full build also reads back the records the
+    # build wrote within the racy-clean window before its pack.
+    r["one_edit"] = median(edit_blob, 3)
+    r["one_edit_conversions"] = conversions(ws) / 3
+    r["cache_growth_per_edit"] = max(g for g, _ in growth)
+    r["edited_artifact_bytes"] = min(a for _, a in growth)
     sprite = os.path.join(ws, "assets/sprites1000/s0500.png")
     data = open(sprite, "rb").read()
     big = reg["assets"][-1]["asset_id"]
-    shutil.copy(os.path.join(ws, "assets/sprites1000/s0501.png"), sprite)
-    r["sprite_edit"] = ninja(ws)
-    r["sprite_edit_conversions"] = conversions(ws)
+    def edit_sprite(i=[0]):
+        i[0] += 1
+        shutil.copy(os.path.join(ws, "assets/sprites1000/s%04d.png" % (600 + i[0])), sprite)
+        return ninja(ws)
+    r["sprite_edit"] = median(edit_sprite, 3)
+    r["sprite_edit_conversions"] = conversions(ws) / 3
     open(sprite, "wb").write(data)
     ninja(ws)
     conversions(ws)
+    r["pack_edit_rss_kib"] = pack_rss(ws, blob, blob_id)
+    if mode == "e2e":
+        plain_rows(ws, reg, r, blob, sprite, data)
+        return r
     # The bank's own step, run as Ninja runs it (its command line in build.ninja, with the key
     # file gen wrote): cold (a build directory and cache of its own, nothing built before),
     # then in the workspace after one sprite edit and the gen that re-gates it.
@@ -237,13 +311,7 @@ def bench_size(n, tmp, full):
     shutil.copytree(os.path.join(ws, "assets"), os.path.join(clean, "assets"), ignore=shutil.ignore_patterns("cache"))
     run([PACKER, "gen", "--no-cache"], clean)
     r["clean_build"] = ninja(clean)
-    # The plain mtime build of the same graph.
-    plain_ninja(ws, reg)
-    r["plain_full"] = ninja(ws, "-f", "plain.ninja")
-    r["plain_noop"] = median(lambda: ninja(ws, "-f", "plain.ninja"))
-    time.sleep(0.05)
-    touch_all(files)
-    r["plain_touch_all"] = ninja(ws, "-f", "plain.ninja")
+    plain_rows(ws, reg, r, blob, sprite, data)
     # A gated step with nothing to do, vs /bin/true.
     step = [PACKER, "step", "blob", "--id=1", f"--root=assets/{reg['assets'][0]['root']}"] if reg["assets"][0]["root"].startswith("g") else None
     first_blob = next(e for e in reg["assets"] if "/blob" in e["root"])
@@ -278,8 +346,29 @@ def report(results, big, measured=None):
     rows = []
     def row(name, value, target, ok):
         rows.append(f"| {name} | {value} | {target} | {'met' if ok else '**not met**'} |")
+    # Issue 14's goals: hash-gating against the plain graph of the same steps, same run.
     for r in results:
-        if "full_build" not in r:
+        if "plain_one_edit" not in r:
+            continue
+        n = r["n"]
+        ratio = lambda a, b: f"{fmt(r[a])} / {fmt(r[b])} = {r[a] / r[b]:.2f}×"
+        row(f"one blob edited: packer / plain ninja (N={n})", ratio("one_edit", "plain_one_edit"), "≤ 1.1×", r["one_edit"] <= 1.1 * r["plain_one_edit"])
+        row(f"one sprite edited: packer / plain ninja (N={n})", ratio("sprite_edit", "plain_sprite_edit"), "≤ 1.1×", r["sprite_edit"] <= 1.1 * r["plain_sprite_edit"])
+        row(f"one blob edited / packer's no-op (N={n})", ratio("one_edit", "ninja_noop"), "≤ 1.5×", r["one_edit"] <= 1.5 * r["ninja_noop"])
+        row(f"one sprite edited / packer's no-op (N={n})", ratio("sprite_edit", "ninja_noop"), "≤ 1.5×", r["sprite_edit"] <= 1.5 * r["ninja_noop"])
+        row(f"no-op: packer / plain ninja (N={n})", ratio("ninja_noop", "plain_noop"), "≤ 1.2×", r["ninja_noop"] <= 1.2 * r["plain_noop"])
+        row(f"full build: packer (gen + ninja) / plain ninja (N={n})", ratio("full_build", "plain_full"), "≤ 1.05×", r["full_build"] <= 1.05 * r["plain_full"])
+        if "n2_one_edit" in r:
+            rows.append(f"| one blob edited / one sprite edited / no-op: n2 on the plain graph (N={n}) | {fmt(r['n2_one_edit'])} / {fmt(r['n2_sprite_edit'])} / {fmt(r['n2_noop'])} | (for comparison) | – |")
+        row(f"cache growth per blob edit / the edited artifact's bytes (N={n})", f"{r['cache_growth_per_edit']} / {r['edited_artifact_bytes']} B = {r['cache_growth_per_edit'] / r['edited_artifact_bytes']:.2f}×",
+            "≤ 2×", r["cache_growth_per_edit"] <= 2 * r["edited_artifact_bytes"])
+        row(f"peak memory of the pack after one edit (N={n})", f"{r['pack_edit_rss_kib'] / 1024:.0f} MiB = {r['pack_edit_rss_kib'] / r['assets']:.1f} KiB/asset",
+            "≤ 4 KiB/asset (at N=100000)", r["pack_edit_rss_kib"] <= 4 * r["assets"])
+    for r in results + ([big] if big else []):
+        if r["n"] >= 100000:
+            row(f"peak memory of cold gen (N={r['n']})", f"{r['gen_cold_rss_kib'] / 1024:.0f} MiB = {r['gen_cold_rss_kib'] / r['assets']:.1f} KiB/asset", "≤ 4 KiB/asset", r["gen_cold_rss_kib"] <= 4 * r["assets"])
+    for r in results:
+        if "clean_build" not in r:
             continue
         n = r["n"]
         row(f"touch of every source / full build (N={n})", f"{fmt(r['touch_all'])} / {fmt(r['full_build'])} = {r['touch_all'] / r['full_build']:.1%}, "
@@ -311,12 +400,13 @@ def report(results, big, measured=None):
     if big:
         row(f"gen with nothing changed (N={big['n']})", fmt(big["gen_noop"]), "≤ 0.5 s", big["gen_noop"] <= 0.5)
     mem = ", ".join(f"N={r['n']}: {r['gen_cold_rss_kib'] / 1024:.0f} MiB ({r['gen_cold_rss_kib'] / r['assets']:.1f} KiB/asset)" for r in results + ([big] if big else []))
-    detail = ["| N | assets | sources | gen cold | gen no-op | full build | no-op ninja | touch all | one edit | A→B | B→A | plain full | plain no-op | plain touch all | CMake configure |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    detail = ["| N | assets | sources | gen cold | gen no-op | full build | no-op ninja | touch all | one edit | sprite edit | A→B | B→A | plain full | plain no-op | plain touch all | plain one edit | plain sprite edit | n2 no-op | n2 one edit | n2 sprite edit | CMake configure |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results + ([big] if big else []):
         g = lambda k: fmt(r[k]) if k in r else "–"
-        detail.append(f"| {r['n']} | {r['assets']} | {r['sources']} | {g('gen_cold')} | {g('gen_noop')} | {g('full_build')} | {g('ninja_noop')} | {g('touch_all')} | "
-                      f"{g('one_edit')} | {g('switch_b')} | {g('switch_back_a')} | {g('plain_full')} | {g('plain_noop')} | {g('plain_touch_all')} | {g('cmake_configure')} |")
+        cols = ["gen_cold", "gen_noop", "full_build", "ninja_noop", "touch_all", "one_edit", "sprite_edit", "switch_b", "switch_back_a", "plain_full", "plain_noop",
+                "plain_touch_all", "plain_one_edit", "plain_sprite_edit", "n2_noop", "n2_one_edit", "n2_sprite_edit", "cmake_configure"]
+        detail.append(f"| {r['n']} | {r['assets']} | {r['sources']} | " + " | ".join(g(c) for c in cols) + " |")
     text = f"""# Benchmark results
 
 Measured by `python3 bench/run.py` on {measured}.
@@ -395,6 +485,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="1000,10000")
     ap.add_argument("--gen-only", default="100000", help="sizes measured for gen and memory only ('' for none)")
+    ap.add_argument("--e2e", default="", help="sizes measured end to end only (full, no-op, touch, edits, plain; e.g. 100000)")
     ap.add_argument("--report-only", action="store_true", help="re-render bench/RESULTS.md from bench/results.json")
     ap.add_argument("--before", help="a packer binary to measure beside this one (writes bench/COMPARE.md)")
     a = ap.parse_args()
@@ -416,6 +507,10 @@ def main():
         for n in [int(x) for x in a.sizes.split(",") if x]:
             results.append(bench_size(n, tmp, True))
             print(json.dumps(results[-1]), file=sys.stderr)
+        for n in [int(x) for x in a.e2e.split(",") if x]:
+            results.append(bench_size(n, tmp, True, "e2e"))
+            print(json.dumps(results[-1]), file=sys.stderr)
+            shutil.rmtree(os.path.join(tmp, f"ws{n}"), ignore_errors=True)
         big = None
         for n in [int(x) for x in a.gen_only.split(",") if x]:
             big = bench_size(n, tmp, False)

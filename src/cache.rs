@@ -28,24 +28,36 @@ pub struct Cache {
     pub dir: PathBuf,
 }
 
-/// The three kinds of entry.
+/// The kinds of entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     Cas,
     Ac,
     AcWeak,
+    /// The pack's: the digests of outputs that are assembled from other actions' objects
+    /// rather than stored (design.md, "The pack in the cache").
+    Asm,
 }
 
 impl Kind {
-    const ALL: [Kind; 3] = [Kind::Cas, Kind::Ac, Kind::AcWeak];
+    const ALL: [Kind; 4] = [Kind::Cas, Kind::Ac, Kind::AcWeak, Kind::Asm];
 
     fn dir(self) -> &'static str {
         match self {
             Kind::Cas => "cas",
             Kind::Ac => "ac",
             Kind::AcWeak => "ac-weak",
+            Kind::Asm => "asm",
         }
     }
+}
+
+/// An assembled action's entry: its strong key and its outputs' digests, no document and
+/// no objects of its own.
+#[derive(Debug, Serialize, serde::Deserialize)]
+pub struct Assembled {
+    pub strong: String,
+    pub outputs: std::collections::BTreeMap<String, crate::record::Digest>,
 }
 
 fn is_hex_key(s: &str) -> bool {
@@ -144,6 +156,37 @@ impl Cache {
         Some((rec, blobs))
     }
 
+    /// Stores an assembled action's entry (the pack's): a few hundred bytes, where storing
+    /// its outputs would copy the whole game into the cache on every edit.
+    pub fn put_assembled(&self, entry: &Assembled) -> anyhow::Result<()> {
+        fsutil::write_once(&self.path(Kind::Asm, &entry.strong), &canon::to_vec(entry)?)?;
+        Ok(())
+    }
+
+    /// The assembled entry of a strong key, if there is a valid one (a damaged one is
+    /// removed: a miss). A hit counts as a use.
+    pub fn get_assembled(&self, strong: &str) -> Option<Assembled> {
+        let p = self.path(Kind::Asm, strong);
+        let (f, bytes) = read_entry(&p)?;
+        match serde_json::from_slice::<Assembled>(&bytes) {
+            Ok(e) if e.strong == strong => {
+                touch(&f);
+                Some(e)
+            }
+            _ => {
+                let _ = std::fs::remove_file(&p);
+                None
+            }
+        }
+    }
+
+    /// Removes an assembled entry that turned out not to describe what its key assembles.
+    pub fn drop_assembled(&self, strong: &str) {
+        if is_hex_key(strong) {
+            let _ = std::fs::remove_file(self.path(Kind::Asm, strong));
+        }
+    }
+
     /// Removes temp files older than `age` (left by a killed process; the cache may be shared
     /// by builds running now, whose temp files are younger).
     pub fn sweep_temp_files(&self, age: Duration) {
@@ -205,11 +248,12 @@ impl Cache {
                 Kind::Cas => (&mut s.cas_objects, &mut s.cas_bytes),
                 Kind::Ac => (&mut s.ac_entries, &mut s.ac_bytes),
                 Kind::AcWeak => (&mut s.weak_entries, &mut s.weak_bytes),
+                Kind::Asm => (&mut s.assembled_entries, &mut s.assembled_bytes),
             };
             *n += 1;
             *b += e.size;
         }
-        s.total_bytes = s.cas_bytes + s.ac_bytes + s.weak_bytes;
+        s.total_bytes = s.cas_bytes + s.ac_bytes + s.weak_bytes + s.assembled_bytes;
         s
     }
 
@@ -224,7 +268,17 @@ impl Cache {
                 fsutil::remove_if_exists(&e.path)?;
             }
         }
-        for e in entries.iter().filter(|e| e.kind != Kind::Cas) {
+        for e in entries.iter().filter(|e| e.kind == Kind::Asm) {
+            let ok = std::fs::read(&e.path)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Assembled>(&b).ok())
+                .is_some_and(|a| a.strong == e.key);
+            if !ok {
+                bad.push(format!("asm/{}: not a valid assembled entry", e.key));
+                fsutil::remove_if_exists(&e.path)?;
+            }
+        }
+        for e in entries.iter().filter(|e| matches!(e.kind, Kind::Ac | Kind::AcWeak)) {
             let rec = std::fs::read(&e.path).ok().and_then(|b| parse_entry(&b));
             let problem = match rec {
                 None => Some("not a valid action entry".to_string()),
@@ -256,7 +310,7 @@ impl Cache {
         self.sweep_temp_files(Duration::from_secs(3600));
         let mut entries = self.entries();
         let mut blob_use: std::collections::HashMap<String, SystemTime> = std::collections::HashMap::new();
-        for e in entries.iter().filter(|e| e.kind != Kind::Cas) {
+        for e in entries.iter().filter(|e| matches!(e.kind, Kind::Ac | Kind::AcWeak)) {
             let Some(rec) = std::fs::read(&e.path).ok().and_then(|b| serde_json::from_slice::<Record>(&b).ok()) else {
                 continue;
             };
@@ -332,6 +386,8 @@ pub struct Stats {
     pub ac_bytes: u64,
     pub weak_entries: u64,
     pub weak_bytes: u64,
+    pub assembled_entries: u64,
+    pub assembled_bytes: u64,
     pub total_bytes: u64,
 }
 

@@ -33,8 +33,17 @@ pub fn stats(dir: &Path, cache: Option<String>, json: bool) -> anyhow::Result<()
         crate::out::outln!("{}", serde_json::to_string_pretty(&s)?)?;
     } else {
         crate::out::outln!(
-            "cache {}\n  cas objects    {:>8}  {:>12} bytes\n  action entries {:>8}  {:>12} bytes\n  weak entries   {:>8}  {:>12} bytes\n  total                    {:>12} bytes",
-            s.dir, s.cas_objects, s.cas_bytes, s.ac_entries, s.ac_bytes, s.weak_entries, s.weak_bytes, s.total_bytes
+            "cache {}\n  cas objects    {:>8}  {:>12} bytes\n  action entries {:>8}  {:>12} bytes\n  weak entries   {:>8}  {:>12} bytes\n  pack entries   {:>8}  {:>12} bytes\n  total                    {:>12} bytes",
+            s.dir,
+            s.cas_objects,
+            s.cas_bytes,
+            s.ac_entries,
+            s.ac_bytes,
+            s.weak_entries,
+            s.weak_bytes,
+            s.assembled_entries,
+            s.assembled_bytes,
+            s.total_bytes
         )?;
     }
     Ok(())

@@ -6,7 +6,7 @@
 
 use anyhow::Context;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// How every temp file packer writes begins (`.packer-tmpXXXXXX`): what gen and `gc` sweep
 /// up after a killed process.
@@ -158,6 +158,29 @@ pub fn write_once(path: &Path, bytes: &[u8]) -> anyhow::Result<bool> {
 /// The one atomic write: a temp file in the destination's directory, then a rename (or a
 /// no-clobber link when `replace` is false).
 fn atomic_write(path: &Path, bytes: &[u8], replace: bool) -> anyhow::Result<bool> {
+    let mut staged = stage(path)?;
+    staged.tmp.write_all(bytes).with_context(|| format!("writing {}", path.display()))?;
+    if replace {
+        staged.commit()?;
+        return Ok(true);
+    }
+    match staged.tmp.persist_noclobber(path) {
+        Ok(_) => Ok(true),
+        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e.error).with_context(|| format!("writing {}", path.display())),
+    }
+}
+
+/// A file being written for `path`: a temp file in its directory, filled by the caller
+/// (the pack writes its container in place, payload by payload, without holding it in
+/// memory) and put in place by [`Staged::commit`], atomically; dropped, it is removed.
+pub struct Staged {
+    tmp: tempfile::NamedTempFile,
+    path: PathBuf,
+}
+
+/// Starts an atomic write of `path` (see [`Staged`]).
+pub fn stage(path: &Path) -> anyhow::Result<Staged> {
     clear_non_file(path)?;
     let dir = dir_of(path);
     let temp = || {
@@ -167,7 +190,7 @@ fn atomic_write(path: &Path, bytes: &[u8], replace: bool) -> anyhow::Result<bool
             .tempfile_in(dir)
     };
     // The directory nearly always exists: create it only when the temp file cannot be.
-    let mut tmp = match temp() {
+    let tmp = match temp() {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
             temp()
@@ -175,15 +198,23 @@ fn atomic_write(path: &Path, bytes: &[u8], replace: bool) -> anyhow::Result<bool
         r => r,
     }
     .with_context(|| format!("creating a temp file in {}", dir.display()))?;
-    tmp.write_all(bytes).with_context(|| format!("writing {}", path.display()))?;
-    if replace {
-        persist_over(tmp.into_temp_path(), path)?;
-        return Ok(true);
+    Ok(Staged { tmp, path: path.to_path_buf() })
+}
+
+impl Staged {
+    /// The temp file, to write into.
+    pub fn file(&self) -> &std::fs::File {
+        self.tmp.as_file()
     }
-    match tmp.persist_noclobber(path) {
-        Ok(_) => Ok(true),
-        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-        Err(e) => Err(e.error).with_context(|| format!("writing {}", path.display())),
+
+    /// Where it goes.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Puts the finished file in place of its path, atomically.
+    pub fn commit(self) -> anyhow::Result<()> {
+        persist_over(self.tmp.into_temp_path(), &self.path)
     }
 }
 

@@ -254,8 +254,7 @@ fn restore_pack(p: &plan::Plan, obj_dir: &Path, build_dir: &Path, cache: &crate:
     if recorded.iter().zip(&p.keys).any(|(r, k)| r.as_deref() != Some(k.strong.as_str())) {
         return false;
     }
-    let gate = step::pack::gate(obj_dir, build_dir, Some(cache.clone()));
-    matches!(gate.restore(&p.pack), Ok(Some(_)))
+    matches!(step::pack::restore(obj_dir, build_dir, cache, &p.pack), Ok(Some(_)))
 }
 
 fn manifest(ws: &Workspace, g: &graph::Graph, opts: &Options) -> anyhow::Result<Manifest> {

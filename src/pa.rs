@@ -48,16 +48,10 @@ pub fn write_with(
     sizes: &[usize],
     fill: impl FnOnce(Vec<&mut [u8]>) -> anyhow::Result<()>,
 ) -> anyhow::Result<Vec<u8>> {
-    let header = canon::to_vec(header)?;
-    let payload_offset = align(PRELUDE_LEN + header.len());
+    let (mut out, payload_offset) = head(header)?;
     let offsets = layout(sizes.iter().copied());
-    let end = payload_offset + offsets.last().zip(sizes.last()).map(|(o, s)| o + s).unwrap_or(0);
-    let mut out = Vec::with_capacity(end);
-    out.extend_from_slice(MAGIC);
-    for word in [SCHEMA_VERSION, u32::try_from(header.len())?, u32::try_from(payload_offset)?, 0, 0] {
-        out.extend_from_slice(&word.to_le_bytes());
-    }
-    out.extend_from_slice(&header);
+    let end = payload_offset + end_of(&offsets, sizes);
+    out.reserve(end - out.len());
     out.resize(end, 0);
     let mut slots = Vec::with_capacity(sizes.len());
     let mut rest = &mut out[payload_offset..];
@@ -71,6 +65,25 @@ pub fn write_with(
     }
     fill(slots)?;
     Ok(out)
+}
+
+/// The prelude and the canonical header, and `payload_offset` (where the payloads start: the
+/// header's end rounded up to 16). The bytes between the two are zero.
+pub fn head(header: &Value) -> anyhow::Result<(Vec<u8>, usize)> {
+    let header = canon::to_vec(header)?;
+    let payload_offset = align(PRELUDE_LEN + header.len());
+    let mut out = Vec::with_capacity(PRELUDE_LEN + header.len());
+    out.extend_from_slice(MAGIC);
+    for word in [SCHEMA_VERSION, u32::try_from(header.len())?, u32::try_from(payload_offset)?, 0, 0] {
+        out.extend_from_slice(&word.to_le_bytes());
+    }
+    out.extend_from_slice(&header);
+    Ok((out, payload_offset))
+}
+
+/// The length of the payload region for payloads of `sizes` at `offsets` ([`layout`]).
+pub fn end_of(offsets: &[usize], sizes: &[usize]) -> usize {
+    offsets.last().zip(sizes.last()).map(|(o, s)| o + s).unwrap_or(0)
 }
 
 /// A parsed container: the header and the payload region.

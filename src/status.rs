@@ -126,7 +126,8 @@ pub fn status(dir: &Path, o: &Options) -> anyhow::Result<Vec<ActionStatus>> {
 /// outputs checked by stat and digest), else what the step will do and why.
 fn judge(k: &ActionKey, gate: &step::Gate, mode: Mode, names: &[(String, String)]) -> ActionStatus {
     let cache = gate.cache.as_ref();
-    let in_cache = cache.is_some_and(|c| c.has(cache::Kind::Ac, &k.strong));
+    // The pack's entry is an assembled one (design.md, "The pack in the cache").
+    let in_cache = cache.is_some_and(|c| c.has(cache::Kind::Ac, &k.strong) || c.has(cache::Kind::Asm, &k.strong));
     let weak_in_cache = mode == Mode::NonStrict && cache.is_some_and(|c| c.has(cache::Kind::AcWeak, &k.weak));
     let rec = step::read_record(&gate.record);
     let verdict = gate.up_to_date(k);

@@ -23,11 +23,13 @@ fn read_local(path: &Path) -> Option<LocalRecord> {
     serde_json::from_slice(&fsutil::read_regular(path).ok()?).ok()
 }
 
-/// What an output is written from: bytes a step made, or a verified cache object (copied,
-/// with the object's mtime when the flag is set).
-enum Content<'a> {
+/// What an output is written from: bytes a step made, a verified cache object (copied, with
+/// the object's mtime when the flag is set), or a file the step wrote in place (the pack's
+/// container), put where it belongs by a rename.
+pub enum Content<'a> {
     Bytes(&'a [u8]),
     Blob(&'a cache::Blob, bool),
+    Staged(fsutil::Staged),
 }
 
 /// One output of a step: a label used in the record and its path.
@@ -174,7 +176,7 @@ impl Gate {
                 .collect();
             // The cache verified every blob against these digests: no second hashing.
             let digests: Vec<Digest> = self.outputs.iter().filter_map(|o| rec.outputs.get(o.label).cloned()).collect();
-            self.commit_hashed(rec.key, &contents, &digests, how, local)?;
+            self.commit_hashed(rec.key, contents, &digests, how, local)?;
             return Ok(Some(outcome));
         }
         Ok(None)
@@ -195,14 +197,44 @@ impl Gate {
     ) -> anyhow::Result<Record> {
         let digests: Vec<Digest> = bytes.iter().map(|b| Digest::of(b)).collect();
         let contents: Vec<Content> = bytes.iter().map(|b| Content::Bytes(b)).collect();
-        self.commit_hashed(key, &contents, &digests, how, local)
+        self.commit_hashed(key, contents, &digests, how, local)
+    }
+
+    /// Commits outputs a step made itself, with their digests (the pack: its container
+    /// staged as a file, its companions as bytes), recording them as `how`.
+    pub fn commit_made(
+        &self,
+        key: ActionKey,
+        contents: Vec<Content>,
+        digests: &[Digest],
+        how: How,
+    ) -> anyhow::Result<Record> {
+        let local = read_local(&self.record);
+        self.commit_hashed(key, contents, digests, how, local.as_ref())
+    }
+
+    /// The outputs' digests as the local record holds them, when each output is still the
+    /// file it describes (by stat): what the pack may copy unchanged ranges from.
+    pub fn recorded_by_stat(&self) -> Option<BTreeMap<String, Digest>> {
+        let r = read_local(&self.record)?;
+        let ok = self.outputs.iter().all(|o| r.outputs.get(o.label).is_some_and(|d| intact_by_stat(&o.path, d)));
+        ok.then_some(r.outputs)
+    }
+
+    /// Appends the outcome to the step log with extra fields (the pack's counts).
+    pub fn log_with(&self, outcome: Outcome, strong: &str, extra: serde_json::Value) {
+        let mut line = serde_json::json!({"action": self.action, "outcome": outcome, "strong": strong});
+        if let (Some(l), serde_json::Value::Object(e)) = (line.as_object_mut(), extra) {
+            l.extend(e);
+        }
+        append_log(&self.obj_dir, &line);
     }
 
     /// [`Gate::commit`] with the outputs' digests already known.
     fn commit_hashed(
         &self,
         key: ActionKey,
-        contents: &[Content],
+        contents: Vec<Content>,
         known: &[Digest],
         how: How,
         local: Option<&LocalRecord>,
@@ -221,8 +253,12 @@ impl Gate {
                 (None, Content::Bytes(b)) => {
                     fsutil::write_if_changed(&o.path, b)?;
                 }
+                // No record vouches for the file there: compare by digest, not by reading
+                // both into memory.
+                (None, Content::Staged(_)) if file_digest(&o.path, digest.size).as_deref() == Some(&digest.blake3) => {}
+                (_, Content::Staged(staged)) => staged.commit()?,
                 (None, Content::Blob(cache::Blob { bytes: Some(b), .. }, _)) if fsutil::holds(&o.path, b) => {}
-                (_, Content::Blob(blob, keep)) => fsutil::replace_from(&blob.path, &o.path, *keep)?,
+                (_, Content::Blob(blob, keep)) => fsutil::replace_from(&blob.path, &o.path, keep)?,
             }
             let stat = crate::stat::of_path(&o.path).map(|(_, mtime, ino)| (mtime, ino));
             digests.insert(o.label.to_string(), Digest { stat, ..digest });
@@ -275,6 +311,17 @@ pub(crate) fn append_log(obj_dir: &Path, line: &serde_json::Value) {
     if let Ok(mut f) = log {
         let _ = f.write_all(text.as_bytes());
     }
+}
+
+/// BLAKE3 of a regular file of `size` bytes, streamed; `None` for anything else.
+fn file_digest(path: &Path, size: u64) -> Option<String> {
+    let mut f = fsutil::open_regular(path).ok()?;
+    if f.metadata().ok()?.len() != size {
+        return None;
+    }
+    let mut h = blake3::Hasher::new();
+    h.update_reader(&mut f).ok()?;
+    Some(h.finalize().to_hex().to_string())
 }
 
 /// Whether the file at `path` has the size, mtime and inode recorded when it was written.

@@ -67,6 +67,9 @@ fn switching_a_b_a_restores_without_any_conversion() {
     for (f, bytes) in OUTPUTS.iter().zip(&first) {
         assert_eq!(&s.read(f), bytes, "{f} equals the first build");
     }
+    // Restored by assembly from the artifacts: no copy of the container is in the cache.
+    let pa = blake3::hash(&first[0]).to_hex().to_string();
+    assert!(!s.exists(&format!("assets/.prometeu/cache/cas/{}/{pa}", &pa[..2])), "no full copy of the pack stored");
     let again = s.ninja(&[]).ok();
     assert!(again.stdout.contains("no work to do"), "{}", again.stdout);
     assert!(s.take_log().is_empty());
@@ -150,8 +153,16 @@ fn cache_verify_removes_corrupt_entries() {
 fn gc_and_stats() {
     let s = three();
     let stats = s.json(&["cache", "stats", "--json"]);
-    assert_eq!(stats["ac_entries"], 4, "three blobs and the pack: {stats}");
-    assert!(stats["cas_objects"].as_u64().unwrap() >= 6);
+    assert_eq!(stats["ac_entries"], 3, "three blobs: {stats}");
+    // The pack's entry holds digests only: its outputs are assembled from the blobs'.
+    assert_eq!(stats["assembled_entries"], 1, "the pack: {stats}");
+    assert!(stats["assembled_bytes"].as_u64().unwrap() < 1000, "{stats}");
+    assert!(stats["cas_objects"].as_u64().unwrap() >= 3);
+    let pa = blake3::hash(&s.read("build/assets.pa")).to_hex().to_string();
+    assert!(
+        !s.exists(&format!("assets/.prometeu/cache/cas/{}/{pa}", &pa[..2])),
+        "the container is not copied into the cache"
+    );
     let total = stats["total_bytes"].as_u64().unwrap();
     s.packer(&["gc", "--max-size", &(total / 2).to_string()]).ok();
     let after = s.json(&["cache", "stats", "--json"]);
@@ -202,7 +213,7 @@ fn gc_max_size_evicts_the_least_recently_used_first() {
     let s = Space::with_blobs(&[("a", "a.bin", &[1u8; 3000])]);
     let age_new = |secs: u64| {
         let now = std::time::SystemTime::now();
-        for kind in ["cas", "ac", "ac-weak"] {
+        for kind in ["cas", "ac", "ac-weak", "asm"] {
             for shard in std::fs::read_dir(s.path(&format!("assets/.prometeu/cache/{kind}"))).unwrap() {
                 for f in std::fs::read_dir(shard.unwrap().path()).unwrap() {
                     let f = std::fs::File::options().append(true).open(f.unwrap().path()).unwrap();

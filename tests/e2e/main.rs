@@ -11,6 +11,7 @@
 //! - `steps`     — steps run by hand, with and without key files.
 //! - `kill`      — SIGKILL of ninja, build, gen and single steps at seeded random moments.
 //! - `limits`    — size limits (PK047): peak memory and time of refused and raised assets.
+//! - `pack`      — the incremental pack: records read, payloads copied, cache growth, equal to clean.
 //! - `palette`   — the palette type: every palette syntax to hand-computed RGB565 bytes.
 //!
 //! The Ninja used is `$PACKER_TEST_NINJA` (default `ninja`); `scripts/test.sh` runs the suite
@@ -32,6 +33,7 @@ mod limits;
 mod mistakes;
 mod names;
 mod nonstrict;
+mod pack;
 mod palette;
 mod random;
 mod readme;
