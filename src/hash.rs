@@ -4,3 +4,10 @@
 pub fn hash_bytes(bytes: &[u8]) -> String {
     blake3::hash(bytes).to_hex().to_string()
 }
+
+/// BLAKE3 of everything a reader yields (a file, streamed), lowercase hex.
+pub fn hash_reader(mut r: impl std::io::Read) -> std::io::Result<String> {
+    let mut h = blake3::Hasher::new();
+    h.update_reader(&mut r)?;
+    Ok(h.finalize().to_hex().to_string())
+}

@@ -276,7 +276,7 @@ impl Gate {
     }
 
     fn log(&self, outcome: Outcome, strong: &str) {
-        append_log(&self.obj_dir, &serde_json::json!({"action": self.action, "outcome": outcome, "strong": strong}));
+        self.log_with(outcome, strong, serde_json::Value::Null);
     }
 }
 
@@ -315,13 +315,8 @@ pub(crate) fn append_log(obj_dir: &Path, line: &serde_json::Value) {
 
 /// BLAKE3 of a regular file of `size` bytes, streamed; `None` for anything else.
 fn file_digest(path: &Path, size: u64) -> Option<String> {
-    let mut f = fsutil::open_regular(path).ok()?;
-    if f.metadata().ok()?.len() != size {
-        return None;
-    }
-    let mut h = blake3::Hasher::new();
-    h.update_reader(&mut f).ok()?;
-    Some(h.finalize().to_hex().to_string())
+    let f = fsutil::open_regular(path).ok()?;
+    (f.metadata().ok()?.len() == size).then(|| crate::hash::hash_reader(&f).ok()).flatten()
 }
 
 /// Whether the file at `path` has the size, mtime and inode recorded when it was written.

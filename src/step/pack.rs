@@ -51,7 +51,7 @@ pub fn run(o: &Options) -> anyhow::Result<Outcome> {
         }
         None => own_doc(o)?,
     };
-    let step_key: PackStepKey = serde_json::from_value(doc.step_key.clone()).context("pack key document")?;
+    let step_key = PackStepKey::deserialize(&doc.step_key).context("pack key document")?;
     let prefixes = artifact_prefixes(o, &step_key.assets);
     let cache = o.cache.as_ref().map(Cache::new);
     let packing = Packing { obj_dir: &o.obj_dir, out_dir: &o.out_dir, cache: cache.as_ref(), repair: true };
@@ -63,7 +63,7 @@ pub fn run(o: &Options) -> anyhow::Result<Outcome> {
 /// an assembled entry for the key (nothing is converted, and the result is checked against
 /// the entry). `None` leaves the pack to its step: no entry, or an artifact needing repair.
 pub fn restore(obj_dir: &Path, out_dir: &Path, cache: &Cache, key: &ActionKey) -> anyhow::Result<Option<Outcome>> {
-    let step_key: PackStepKey = serde_json::from_value(key.doc.step_key.clone()).context("pack key document")?;
+    let step_key = PackStepKey::deserialize(&key.doc.step_key).context("pack key document")?;
     let prefixes: Vec<PathBuf> = step_key.assets.iter().map(|e| obj_dir.join(e.asset_id.to_string())).collect();
     let packing = Packing { obj_dir, out_dir, cache: Some(cache), repair: false };
     packing.run(key.doc.clone(), &step_key.assets, &prefixes)
@@ -101,11 +101,9 @@ impl Packing<'_> {
         if let Some(o) = gate.up_to_date(&key) {
             // What was read is kept for the next pack, when the index still describes this
             // container.
-            let same = gate.recorded_by_stat().and_then(|d| d.get(CONTAINER).map(|d| d.blake3 == index.container));
-            if counts.records_read > 0 && same == Some(true) {
+            if counts.records_read > 0 && index.describes(&gate) {
                 let offsets = pa::layout(arts.iter().map(|a| a.size as usize));
-                let kept = index_entries(entries, &arts, &offsets);
-                Index::save(self.obj_dir, taken_ns, &index.container, index.payload_offset, &kept)?;
+                Index::save(self.obj_dir, taken_ns, &index.container, index.payload_offset, entries, &arts, &offsets)?;
             }
             // gen's restore logs only what it restored, as every gate does.
             if self.repair {
@@ -119,11 +117,10 @@ impl Packing<'_> {
         }
         // The previous container, when it is still the file the record describes: unchanged
         // payloads are copied from it, in the kernel, instead of read from their artifacts.
-        let previous = gate
-            .recorded_by_stat()
-            .and_then(|d| d.get(CONTAINER).map(|d| d.blake3.clone()))
-            .filter(|d| *d == index.container)
-            .and_then(|_| crate::fsutil::open_regular(&gate.outputs[0].path).ok())
+        let previous = index
+            .describes(&gate)
+            .then(|| crate::fsutil::open_regular(&gate.outputs[0].path).ok())
+            .flatten()
             .map(|f| (f, &index));
         // Nothing unverified is packed: every payload read from an artifact is checked
         // against its record's digest (those copied were checked when the previous container
@@ -143,20 +140,26 @@ impl Packing<'_> {
                     }
                     None => How::Built,
                 };
-                let digests: Vec<Digest> = made.outputs_digests.clone();
                 let contents: Vec<Content> = std::iter::once(Content::Staged(made.container))
                     .chain(made.companions.iter().map(|b| Content::Bytes(b)))
                     .collect();
-                let rec = gate.commit_made(key.clone(), contents, &digests, how)?;
+                let rec = gate.commit_made(key.clone(), contents, &made.outputs_digests, how)?;
                 if let (Some(c), How::Built) = (self.cache, how) {
                     let outputs = rec.entry().outputs;
                     if let Err(e) = c.put_assembled(&crate::cache::Assembled { strong: key.strong.clone(), outputs }) {
                         eprintln!("packer: warning: could not store the pack in the cache: {e:#}");
                     }
                 }
-                let container = rec.outputs.get(CONTAINER).map(|d| d.blake3.clone()).unwrap_or_default();
-                let kept = index_entries(entries, &arts, &made.offsets);
-                Index::save(self.obj_dir, taken_ns, &container, made.payload_offset as u64, &kept)?;
+                let container = &made.outputs_digests[0].blake3;
+                Index::save(
+                    self.obj_dir,
+                    taken_ns,
+                    container,
+                    made.payload_offset as u64,
+                    entries,
+                    &arts,
+                    &made.offsets,
+                )?;
                 let outcome = if how == How::Restored { Outcome::Restored } else { Outcome::Built };
                 gate.log_with(outcome, &key.strong, counts.json());
                 return Ok(Some(outcome));
@@ -329,28 +332,35 @@ fn read_art(prefix: &Path) -> Option<Art> {
 /// `obj/pack.idx`: what the last pack knew of each artifact and where each payload sits in
 /// the container it made. Never hashed, never a Ninja output; missing or damaged means empty
 /// (the next pack reads every record, as a first one does).
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct Index {
+#[derive(Debug, Serialize, Deserialize)]
+struct Index<A = Art> {
     /// When the artifacts' stats were taken (before the first was): the racy-clean rule's
     /// reference.
     taken_ns: i128,
     /// BLAKE3 of the container it describes (the pack record's `payload` digest).
     container: String,
     payload_offset: u64,
-    assets: Vec<IndexEntry>,
+    assets: Vec<IndexEntry<A>>,
 }
 
+/// One artifact in the index (written from borrowed artifacts, `A = &Art`: no copies).
 #[derive(Clone, Debug, Serialize, Deserialize)]
-struct IndexEntry {
+struct IndexEntry<A = Art> {
     id: u64,
     /// Offset of the payload, relative to `payload_offset`.
     offset: u64,
-    art: Art,
+    art: A,
 }
 
 const INDEX_FILE: &str = "pack.idx";
 /// The container's label among the outputs.
 const CONTAINER: &str = crate::layout::PACK_OUTPUTS[0].0;
+
+impl Default for Index {
+    fn default() -> Index {
+        Index { taken_ns: 0, container: String::new(), payload_offset: 0, assets: Vec::new() }
+    }
+}
 
 impl Index {
     fn load(obj_dir: &Path) -> Index {
@@ -360,26 +370,36 @@ impl Index {
             .unwrap_or_default()
     }
 
+    /// Whether this index describes the container in place: the one the pack's record
+    /// holds, still intact by stat.
+    fn describes(&self, gate: &Gate) -> bool {
+        gate.recorded_by_stat().and_then(|d| d.get(CONTAINER).map(|d| d.blake3 == self.container)) == Some(true)
+    }
+
+    /// Writes the index of `container`: each artifact at its payload's offset.
     fn save(
         obj_dir: &Path,
         taken_ns: i128,
         container: &str,
         payload_offset: u64,
-        entries: &[IndexEntry],
+        entries: &[PackEntry],
+        arts: &[Art],
+        offsets: &[usize],
     ) -> anyhow::Result<()> {
-        let index = Index { taken_ns, container: container.to_string(), payload_offset, assets: entries.to_vec() };
+        let assets = index_entries(entries, arts, offsets);
+        let index = Index { taken_ns, container: container.to_string(), payload_offset, assets };
         crate::fsutil::write_if_changed(&obj_dir.join(INDEX_FILE), &serde_json::to_vec(&index)?)?;
         Ok(())
     }
 }
 
-/// The index's entries: each artifact at its payload's offset.
-fn index_entries(entries: &[PackEntry], arts: &[Art], offsets: &[usize]) -> Vec<IndexEntry> {
+/// The index's entries, borrowing the artifacts.
+fn index_entries<'a>(entries: &[PackEntry], arts: &'a [Art], offsets: &[usize]) -> Vec<IndexEntry<&'a Art>> {
     entries
         .iter()
         .zip(arts)
         .zip(offsets)
-        .map(|((e, a), &offset)| IndexEntry { id: e.asset_id, offset: offset as u64, art: a.clone() })
+        .map(|((e, a), &offset)| IndexEntry { id: e.asset_id, offset: offset as u64, art: a })
         .collect()
 }
 
@@ -399,7 +419,7 @@ impl Made {
         outputs(Path::new(""))
             .into_iter()
             .zip(&self.outputs_digests)
-            .map(|(o, d)| (o.label.to_string(), Digest { stat: None, ..d.clone() }))
+            .map(|(o, d)| (o.label.to_string(), d.clone()))
             .collect()
     }
 }
@@ -473,7 +493,8 @@ fn assemble(
             Placed::Damaged(i) => damaged.push(i),
         }
     }
-    let container = Digest { size: end as u64, blake3: file_digest(f)?, stat: None };
+    // The staged file was written only at explicit offsets: its cursor is still at 0.
+    let container = Digest { size: end as u64, blake3: crate::hash::hash_reader(f)?, stat: None };
     let companions = vec![canon::to_vec(&table)?, canon::to_vec(&preload)?, canon::to_vec(&tooling)?];
     let mut outputs_digests = vec![container];
     outputs_digests.extend(companions.iter().map(|b| Digest::of(b)));
@@ -507,23 +528,6 @@ fn copy_range(from: &std::fs::File, src: u64, to: &std::fs::File, dst: u64, len:
         left -= n;
     }
     Ok(())
-}
-
-/// BLAKE3 of a file's content, read through the handle.
-fn file_digest(f: &std::fs::File) -> anyhow::Result<String> {
-    use std::os::unix::fs::FileExt;
-    let mut h = blake3::Hasher::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut at = 0u64;
-    loop {
-        let n = f.read_at(&mut buf, at)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-        at += n as u64;
-    }
-    Ok(h.finalize().to_hex().to_string())
 }
 
 /// The asset table (the header's and `asset_table.json`), the preload list and the tooling
@@ -688,7 +692,10 @@ mod tests {
             taken_ns: 0,
             container: String::new(),
             payload_offset: made.payload_offset as u64,
-            assets: index_entries(&entries, &arts, &made.offsets),
+            assets: index_entries(&entries, &arts, &made.offsets)
+                .into_iter()
+                .map(|e| IndexEntry { id: e.id, offset: e.offset, art: e.art.clone() })
+                .collect(),
         };
         let mut arts2 = arts.clone();
         let grown: &[u8] = b"0123456789abcdefXYZ";
