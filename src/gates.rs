@@ -16,7 +16,7 @@ use crate::stat::{self, Stat};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-const MAGIC: &str = "packer-gates-1";
+const MAGIC: &str = "packer-gates-2";
 
 /// Where the ledger lives, in the build directory.
 pub fn ledger_file(build_dir: &Path) -> PathBuf {
@@ -39,9 +39,9 @@ fn mode_name(mode: Mode) -> &'static str {
     }
 }
 
+/// Per key file: the key it holds, its stat, and when that stat was taken.
 struct Ledger {
-    taken: i128,
-    files: HashMap<String, (String, Stat)>,
+    files: HashMap<String, (String, Stat, i128)>,
 }
 
 fn load(path: &Path, mode: Mode) -> Option<Ledger> {
@@ -51,18 +51,44 @@ fn load(path: &Path, mode: Mode) -> Option<Ledger> {
     if head.next()? != MAGIC || head.next()? != mode_name(mode) {
         return None;
     }
-    let taken = head.next()?.parse().ok()?;
     let mut files = HashMap::new();
     for line in lines {
         let f: Vec<&str> = line.split(' ').collect();
-        let [name, key, size, mtime, ino] = f[..] else { return None };
-        files.insert(name.to_string(), (key.to_string(), (size.parse().ok()?, mtime.parse().ok()?, ino.parse().ok()?)));
+        let [name, key, size, mtime, ino, taken] = f[..] else { return None };
+        let st = (size.parse().ok()?, mtime.parse().ok()?, ino.parse().ok()?);
+        files.insert(name.to_string(), (key.to_string(), st, taken.parse().ok()?));
     }
-    Some(Ledger { taken, files })
+    Some(Ledger { files })
 }
 
 fn name_of(path: &Path) -> String {
     path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// The key each key file was last written with, by file name (`7.key`), as the ledger
+/// records it: the strong key in strict mode. `None` without a usable ledger.
+pub fn recorded_keys(build_dir: &Path, mode: Mode) -> Option<HashMap<String, String>> {
+    let l = load(&ledger_file(build_dir), mode)?;
+    Some(l.files.into_iter().map(|(name, (key, _, _))| (name, key)).collect())
+}
+
+/// Whether every key file the ledger knows is still as gen last wrote or checked it (same
+/// size, mtime and inode): what a change of the directory's mtime would have told of a
+/// deletion or a replacement, and more, for a directory whose own stat is racily clean.
+pub fn files_match(build_dir: &Path, keys_dir: &Path, mode: Mode) -> bool {
+    let Some(l) = load(&ledger_file(build_dir), mode) else { return false };
+    let files: Vec<(&String, &Stat)> = l.files.iter().map(|(name, (_, st, _))| (name, st)).collect();
+    let same =
+        crate::par::parallel_map(&files, |(name, st)| Ok(stat::of_path(&keys_dir.join(name)).as_ref() == Some(*st)));
+    !files.is_empty() && same.is_ok_and(|s| s.into_iter().all(|same| same))
+}
+
+/// Whether [`write`] is given every key file, or some of them (gen's edit path): then the
+/// ledger keeps what it knew of the others.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    All,
+    Some,
 }
 
 /// What [`write`] did.
@@ -90,6 +116,7 @@ pub struct Written {
 pub fn write(
     build_dir: &Path,
     mode: Mode,
+    scope: Scope,
     files: &[(PathBuf, &ActionKey)],
     late: usize,
     restore: impl Fn(usize) -> bool + Sync,
@@ -98,8 +125,8 @@ pub fn write(
     let ledger = load(&ledger_path, mode);
     let changed = crate::par::parallel_map(files, |(path, k)| {
         let trusted = ledger.as_ref().is_some_and(|l| {
-            l.files.get(&name_of(path)).is_some_and(|(key, st)| {
-                key == deciding_key(mode, k) && stat::settled(st.1, l.taken) && stat::of_path(path).as_ref() == Some(st)
+            l.files.get(&name_of(path)).is_some_and(|(key, st, taken)| {
+                key == deciding_key(mode, k) && stat::settled(st.1, *taken) && stat::of_path(path).as_ref() == Some(st)
             })
         });
         if trusted {
@@ -131,11 +158,21 @@ pub fn write(
     }
     let taken = stat::now_ns();
     let stats = crate::par::parallel_map(files, |(path, _)| Ok(stat::of_path(path)))?;
-    let mut text = format!("{MAGIC} {} {taken}\n", mode_name(mode));
+    // Each entry keeps the moment its stat was taken, so that the edit path's ledger (which
+    // carries over the entries of files it did not write) never trusts an old racy stat.
+    let mut entries: std::collections::BTreeMap<String, (String, Stat, i128)> = match (scope, ledger) {
+        (Scope::Some, Some(l)) => l.files.into_iter().collect(),
+        _ => Default::default(),
+    };
     for ((path, k), st) in files.iter().zip(stats) {
-        if let Some((size, mtime, ino)) = st {
-            text.push_str(&format!("{} {} {size} {mtime} {ino}\n", name_of(path), deciding_key(mode, k)));
-        }
+        match st {
+            Some(st) => entries.insert(name_of(path), (deciding_key(mode, k).to_string(), st, taken)),
+            None => entries.remove(&name_of(path)),
+        };
+    }
+    let mut text = format!("{MAGIC} {}\n", mode_name(mode));
+    for (name, (key, (size, mtime, ino), taken)) in &entries {
+        text.push_str(&format!("{name} {key} {size} {mtime} {ino} {taken}\n"));
     }
     // Best effort: without a ledger the next run compares bytes.
     if fsutil::write_if_changed(&ledger_path, text.as_bytes()).is_err() {
@@ -167,9 +204,13 @@ mod tests {
         let p = ledger_file(build);
         let text = std::fs::read_to_string(&p).unwrap();
         let (head, rest) = text.split_once('\n').unwrap();
-        let mut parts: Vec<String> = head.split(' ').map(String::from).collect();
-        parts[2] = (parts[2].parse::<i128>().unwrap() + 10_000_000_000).to_string();
-        std::fs::write(&p, format!("{}\n{rest}", parts.join(" "))).unwrap();
+        let mut lines = vec![head.to_string()];
+        for line in rest.lines() {
+            let mut parts: Vec<String> = line.split(' ').map(String::from).collect();
+            parts[5] = (parts[5].parse::<i128>().unwrap() + 10_000_000_000).to_string();
+            lines.push(parts.join(" "));
+        }
+        std::fs::write(&p, lines.join("\n") + "\n").unwrap();
     }
 
     #[test]
@@ -178,12 +219,12 @@ mod tests {
         let b = dir.path();
         let (a, c) = (keyed("a"), keyed("c"));
         let files = vec![(b.join("1.key"), &a), (b.join("2.key"), &c)];
-        assert_eq!(write(b, Mode::Strict, &files, 0, |_| false).unwrap().keys, 2);
+        assert_eq!(write(b, Mode::Strict, Scope::All, &files, 0, |_| false).unwrap().keys, 2);
         age_ledger(b);
-        assert_eq!(write(b, Mode::Strict, &files, 0, |_| false).unwrap().keys, 0);
+        assert_eq!(write(b, Mode::Strict, Scope::All, &files, 0, |_| false).unwrap().keys, 0);
         let c2 = keyed("c2");
         let files = vec![(b.join("1.key"), &a), (b.join("2.key"), &c2)];
-        assert_eq!(write(b, Mode::Strict, &files, 0, |_| false).unwrap().keys, 1);
+        assert_eq!(write(b, Mode::Strict, Scope::All, &files, 0, |_| false).unwrap().keys, 1);
         let back: KeyFile = serde_json::from_slice(&std::fs::read(b.join("2.key")).unwrap()).unwrap();
         assert_eq!(back.keyed, c2);
     }
@@ -194,14 +235,14 @@ mod tests {
         let b = dir.path();
         let a = keyed("a");
         let files = vec![(b.join("1.key"), &a)];
-        write(b, Mode::Strict, &files, 0, |_| false).unwrap();
+        write(b, Mode::Strict, Scope::All, &files, 0, |_| false).unwrap();
         age_ledger(b);
         // Damaged in place (same inode, new size and mtime), then deleted: both are rewritten.
         std::fs::write(b.join("1.key"), b"garbage").unwrap();
-        assert_eq!(write(b, Mode::Strict, &files, 0, |_| false).unwrap().keys, 1);
+        assert_eq!(write(b, Mode::Strict, Scope::All, &files, 0, |_| false).unwrap().keys, 1);
         age_ledger(b);
         std::fs::remove_file(b.join("1.key")).unwrap();
-        assert_eq!(write(b, Mode::Strict, &files, 0, |_| false).unwrap().keys, 1);
+        assert_eq!(write(b, Mode::Strict, Scope::All, &files, 0, |_| false).unwrap().keys, 1);
         // Damaged within the racy window without a trace in its stat (same size, mtime and
         // inode): the ledger was taken too soon after the write to vouch for it.
         let path = b.join("1.key");
@@ -209,7 +250,7 @@ mod tests {
         let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
         std::os::unix::fs::FileExt::write_all_at(&f, b"X", 0).unwrap();
         f.set_modified(before.modified().unwrap()).unwrap();
-        assert_eq!(write(b, Mode::Strict, &files, 0, |_| false).unwrap().keys, 1);
+        assert_eq!(write(b, Mode::Strict, Scope::All, &files, 0, |_| false).unwrap().keys, 1);
     }
 
     #[test]
@@ -217,7 +258,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let b = dir.path();
         let (a, c) = (keyed("a"), keyed("c"));
-        write(b, Mode::Strict, &[(b.join("1.key"), &a), (b.join("2.key"), &a)], 0, |_| false).unwrap();
+        write(b, Mode::Strict, Scope::All, &[(b.join("1.key"), &a), (b.join("2.key"), &a)], 0, |_| false).unwrap();
         let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
         for k in ["1.key", "2.key"] {
             std::fs::File::options().write(true).open(b.join(k)).unwrap().set_modified(old).unwrap();
@@ -227,7 +268,8 @@ mod tests {
             order.lock().unwrap().push(i);
             i == 0
         };
-        let done = write(b, Mode::Strict, &[(b.join("1.key"), &c), (b.join("2.key"), &c)], 1, restore).unwrap();
+        let done =
+            write(b, Mode::Strict, Scope::All, &[(b.join("1.key"), &c), (b.join("2.key"), &c)], 1, restore).unwrap();
         assert_eq!(done, Written { keys: 2, restored: 1 });
         assert_eq!(*order.lock().unwrap(), [0, 1], "the late one after the others");
         let mtime = |k: &str| std::fs::metadata(b.join(k)).unwrap().modified().unwrap();
@@ -245,10 +287,10 @@ mod tests {
         let b = dir.path();
         let a = keyed("a");
         let files = vec![(b.join("1.key"), &a)];
-        write(b, Mode::Strict, &files, 0, |_| false).unwrap();
+        write(b, Mode::Strict, Scope::All, &files, 0, |_| false).unwrap();
         age_ledger(b);
-        assert_eq!(write(b, Mode::NonStrict, &files, 0, |_| false).unwrap().keys, 1);
-        std::fs::write(ledger_file(b), "packer-gates-1 non-strict x\n").unwrap();
-        assert_eq!(write(b, Mode::NonStrict, &files, 0, |_| false).unwrap().keys, 0);
+        assert_eq!(write(b, Mode::NonStrict, Scope::All, &files, 0, |_| false).unwrap().keys, 1);
+        std::fs::write(ledger_file(b), "packer-gates-2 non-strict\n1.key x\n").unwrap();
+        assert_eq!(write(b, Mode::NonStrict, Scope::All, &files, 0, |_| false).unwrap().keys, 0);
     }
 }

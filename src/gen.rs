@@ -13,6 +13,7 @@ use crate::keys::{ActionKey, Mode};
 use crate::ninja::{self, AssetEdge, Manifest};
 use crate::plan;
 use crate::registry;
+use crate::replan;
 use crate::step;
 use crate::workspace::{Asset, Workspace, ASSETS};
 use anyhow::Context;
@@ -120,8 +121,21 @@ pub fn run(dir: &Path, opts: &Options) -> anyhow::Result<Report> {
     // bytes gen last used.
     let prints = std::sync::OnceLock::new();
     let used = |p: &str| prints.get_or_init(|| Fingerprints::load(dir)).hash_of(p).map(str::to_string);
-    match genstate::check(dir, &opts.build_dir, &state_options, &used) {
-        genstate::Check::Unchanged => return Ok(Report { unchanged: true, ..Report::default() }),
+    // The key directory, just written by gen's last run, is racily clean for a moment: the
+    // ledger's stat of every key file then tells whether one was deleted or changed.
+    let keys_rel = opts.keys_dir();
+    let vouch = |p: &str| p == keys_rel && gates::files_match(&build_dir, &dir.join(&keys_rel), opts.mode);
+    match genstate::check(dir, &opts.build_dir, &state_options, &used, &vouch) {
+        genstate::Check::Unchanged => {
+            trace(&Trace { run: "unchanged", ..Trace::default() });
+            return Ok(Report { unchanged: true, ..Report::default() });
+        }
+        genstate::Check::Touched(touched) if !touched.edited.is_empty() => {
+            let fp = prints.into_inner().unwrap_or_else(|| Fingerprints::load(dir));
+            if let Some(report) = edit(dir, opts, fp, touched)? {
+                return Ok(report);
+            }
+        }
         genstate::Check::Touched(touched) => {
             // Same bytes everywhere: only the fingerprints and the state learn the new stat
             // data. Nothing is planned, no key file or build.ninja is looked at.
@@ -131,7 +145,12 @@ pub fn run(dir: &Path, opts: &Options) -> anyhow::Result<Report> {
             }
             fp.save(dir)?;
             let hashed = touched.refreshed.len();
-            touched.record(dir, &opts.build_dir);
+            trace(&Trace {
+                run: "touched",
+                rehashed: touched.refreshed.iter().map(|f| f.path.clone()).collect(),
+                ..Trace::default()
+            });
+            touched.record(dir, &opts.build_dir, &[]);
             return Ok(Report { unchanged: true, hashed, ..Report::default() });
         }
         genstate::Check::Changed => {}
@@ -168,28 +187,16 @@ pub fn run(dir: &Path, opts: &Options) -> anyhow::Result<Report> {
     // steps, which record the dependency keys they actually read. The pack comes last: when
     // every asset's artifact is then recorded under its planned key (nothing left for a step
     // to build), its planned key is the one its step would compute, and it is restored too.
-    let obj_dir = dir.join(opts.obj_dir());
-    let cache = opts.cache_dir.as_ref().map(|c| crate::cache::Cache::new(dir.join(c)));
-    // Set when a rewritten gate is left to its step: then the pack waits for that step too,
-    // and the records need not even be read.
-    let left_to_a_step = std::sync::atomic::AtomicBool::new(false);
-    let restore = |i: usize| {
-        let Some(cache) = &cache else { return false };
-        if opts.mode != Mode::Strict {
-            return false;
+    let restorer = Restorer::new(dir, opts);
+    let restore = |i: usize| match p.ws.assets.get(i) {
+        Some(a) => restorer.asset(a.id, &p.keys[i], !p.graph.deps[i].is_empty()),
+        None => {
+            let planned: Vec<(u64, &str)> =
+                p.ws.assets.iter().zip(&p.keys).map(|(a, k)| (a.id, k.strong.as_str())).collect();
+            restorer.pack(&planned, &p.pack)
         }
-        let Some(a) = p.ws.assets.get(i) else {
-            return !left_to_a_step.load(std::sync::atomic::Ordering::Relaxed)
-                && restore_pack(&p, &obj_dir, &dir.join(&opts.build_dir), cache);
-        };
-        let gate = step::artifact_gate(&obj_dir.join(a.id.to_string()), Some(cache.clone()), opts.mode);
-        let restored = p.graph.deps[i].is_empty() && matches!(gate.restore(&p.keys[i]), Ok(Some(_)));
-        if !restored {
-            left_to_a_step.store(true, std::sync::atomic::Ordering::Relaxed);
-        }
-        restored
     };
-    let written = gates::write(&dir.join(&opts.build_dir), opts.mode, &key_files, 1, restore)?;
+    let written = gates::write(&build_dir, opts.mode, gates::Scope::All, &key_files, 1, restore)?;
     report.keys_rewritten = written.keys;
     report.restored = written.restored;
     report.removed = remove_stale(dir, opts, &p.ws.assets)?;
@@ -199,7 +206,12 @@ pub fn run(dir: &Path, opts: &Options) -> anyhow::Result<Report> {
         fsutil::write_if_changed(&dir.join(d), &depfile(dir, opts, &manifest)?)?;
     }
     let ninja_written = started.elapsed();
-    record_state(dir, opts, state_options, &manifest, &p.ws.assets);
+    record_state(dir, opts, state_options, &manifest, &p)?;
+    trace(&Trace {
+        run: "full",
+        planned: p.ws.assets.iter().map(|a| a.id.to_string()).chain(["pack".to_string()]).collect(),
+        ..Trace::default()
+    });
     if std::env::var_os("PACKER_TIMINGS").is_some() {
         eprintln!(
             "packer gen phases: rendered {:.3}, fingerprints saved {:.3}, keys {:.3}, build.ninja {:.3}, state {:.3}",
@@ -242,34 +254,182 @@ pub fn run(dir: &Path, opts: &Options) -> anyhow::Result<Report> {
     Ok(report)
 }
 
-/// gen's restore of the pack: only when every asset's record holds its planned strong key
-/// (each was up to date, or has just been restored), so that the pack's planned key is the
-/// one its step would compute from the records.
-fn restore_pack(p: &plan::Plan, obj_dir: &Path, build_dir: &Path, cache: &crate::cache::Cache) -> bool {
-    let settled = crate::par::parallel_map(&p.ws.assets, |a| {
-        let rec = step::with_ext(&obj_dir.join(a.id.to_string()), "rec");
-        Ok(step::read_record_keys(&rec).map(|r| r.strong))
-    });
-    let Ok(recorded) = settled else { return false };
-    if recorded.iter().zip(&p.keys).any(|(r, k)| r.as_deref() != Some(k.strong.as_str())) {
-        return false;
+/// gen's bulk restores from the cache (strict mode only).
+struct Restorer {
+    obj_dir: PathBuf,
+    build_dir: PathBuf,
+    cache: Option<crate::cache::Cache>,
+    mode: Mode,
+    /// Set when a rewritten gate is left to its step: then the pack waits for that step too,
+    /// and the records need not even be read.
+    left_to_a_step: std::sync::atomic::AtomicBool,
+}
+
+impl Restorer {
+    fn new(dir: &Path, opts: &Options) -> Restorer {
+        Restorer {
+            obj_dir: dir.join(opts.obj_dir()),
+            build_dir: dir.join(&opts.build_dir),
+            cache: opts.cache_dir.as_ref().map(|c| crate::cache::Cache::new(dir.join(c))),
+            mode: opts.mode,
+            left_to_a_step: std::sync::atomic::AtomicBool::new(false),
+        }
     }
-    matches!(step::pack::restore(obj_dir, build_dir, cache, &p.pack), Ok(Some(_)))
+
+    /// Restores an asset's artifact for its new key, if it has no dependencies and the cache
+    /// holds it.
+    fn asset(&self, id: u64, key: &ActionKey, has_deps: bool) -> bool {
+        let Some(cache) = self.cache.as_ref().filter(|_| self.mode == Mode::Strict) else { return false };
+        let gate = step::artifact_gate(&self.obj_dir.join(id.to_string()), Some(cache.clone()), self.mode);
+        let restored = !has_deps && matches!(gate.restore(key), Ok(Some(_)));
+        if !restored {
+            self.left_to_a_step.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        restored
+    }
+
+    /// Restores the pack, only when nothing was left to a step and every asset's record
+    /// holds its planned strong key (`planned`: id and strong key of every asset), so that
+    /// the pack's planned key is the one its step would compute from the records.
+    fn pack(&self, planned: &[(u64, &str)], pack: &ActionKey) -> bool {
+        let Some(cache) = self.cache.as_ref().filter(|_| self.mode == Mode::Strict) else { return false };
+        if self.left_to_a_step.load(std::sync::atomic::Ordering::Relaxed) {
+            return false;
+        }
+        let settled = crate::par::parallel_map(planned, |(id, _)| {
+            let rec = step::with_ext(&self.obj_dir.join(id.to_string()), "rec");
+            Ok(step::read_record_keys(&rec).map(|r| r.strong))
+        });
+        let Ok(recorded) = settled else { return false };
+        if recorded.iter().zip(planned).any(|(r, (_, k))| r.as_deref() != Some(*k)) {
+            return false;
+        }
+        matches!(step::pack::restore(&self.obj_dir, &self.build_dir, cache, pack), Ok(Some(_)))
+    }
+}
+
+/// One line of `PACKER_GEN_TRACE`: which of gen's paths ran, the files its fast paths
+/// re-hashed (`edited`: new bytes; `rehashed`: the same bytes, a touch or a racily clean
+/// stat), and the actions it planned, by asset id and `pack`.
+#[derive(Default, serde::Serialize)]
+struct Trace {
+    run: &'static str,
+    edited: Vec<String>,
+    rehashed: Vec<String>,
+    planned: Vec<String>,
+}
+
+/// Appends a trace line to the file `PACKER_GEN_TRACE` names (for tests and for finding out
+/// why gen took the path it took). Best effort.
+fn trace(t: &Trace) {
+    let Some(path) = std::env::var_os("PACKER_GEN_TRACE") else { return };
+    let Ok(mut line) = serde_json::to_string(t) else { return };
+    line.push('\n');
+    let f = std::fs::OpenOptions::new().create(true).append(true).open(path);
+    let _ = f.and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()));
+}
+
+/// gen's edit path: only content sources changed (`touched.edited`), the structure is as
+/// recorded. Re-keys the assets that read them (and, in strict mode, their dependants and
+/// the pack) from the key files (`replan.rs`), writes those key files with the same bulk
+/// restores as a full run, and records the fingerprints and the state. `None` when the key
+/// files or the plan index cannot vouch for the result: the caller plans in full.
+fn edit(
+    dir: &Path,
+    opts: &Options,
+    mut fp: Fingerprints,
+    touched: genstate::Touched,
+) -> anyhow::Result<Option<Report>> {
+    let build_dir = dir.join(&opts.build_dir);
+    let keys_dir = dir.join(opts.keys_dir());
+    let edited: std::collections::HashMap<&str, &str> =
+        touched.edited.iter().map(|e| (e.path.as_str(), e.hash.as_str())).collect();
+    let Some(rekeyed) = replan::rekey(&build_dir, &keys_dir, opts.mode, &edited) else { return Ok(None) };
+    // The pack's restore needs every asset's planned strong key: the new ones, and the
+    // ledger's for the others (no restore of the pack when it lacks one).
+    let recorded = gates::recorded_keys(&build_dir, opts.mode).unwrap_or_default();
+    let new: std::collections::HashMap<u64, &str> =
+        rekeyed.assets.iter().map(|(id, k, _)| (*id, k.strong.as_str())).collect();
+    let planned: Option<Vec<(u64, String)>> = rekeyed
+        .all
+        .iter()
+        .map(|id| {
+            Some((*id, new.get(id).map(|k| k.to_string()).or_else(|| recorded.get(&format!("{id}.key")).cloned())?))
+        })
+        .collect();
+    let mut key_files: Vec<(PathBuf, &ActionKey)> =
+        rekeyed.assets.iter().map(|(id, k, _)| (keys_dir.join(format!("{id}.key")), k)).collect();
+    key_files.extend(rekeyed.pack.iter().map(|k| (keys_dir.join("pack.key"), k)));
+    let n = rekeyed.assets.len();
+    let restorer = Restorer::new(dir, opts);
+    let restore = |i: usize| match (rekeyed.assets.get(i), &rekeyed.pack) {
+        (Some((id, k, has_deps)), _) => restorer.asset(*id, k, *has_deps),
+        (None, Some(pack)) => {
+            let Some(planned) = &planned else { return false };
+            let planned: Vec<(u64, &str)> = planned.iter().map(|(id, k)| (*id, k.as_str())).collect();
+            restorer.pack(&planned, pack)
+        }
+        (None, None) => false,
+    };
+    let late = key_files.len() - n;
+    let written = gates::write(&build_dir, opts.mode, gates::Scope::Some, &key_files, late, restore)?;
+    for f in &touched.refreshed {
+        fp.refresh(&f.path, f.stat, f.taken);
+    }
+    fp.extend(touched.edited.iter().map(|e| {
+        let (size, mtime_ns, inode) = e.stat;
+        let print =
+            crate::fingerprint::Fingerprint { size, mtime_ns, inode, blake3: e.hash.clone(), taken_ns: e.taken };
+        (e.path.clone(), print)
+    }));
+    fp.save(dir)?;
+    trace(&Trace {
+        run: "edit",
+        edited: touched.edited.iter().map(|e| e.path.clone()).collect(),
+        rehashed: touched.refreshed.iter().map(|f| f.path.clone()).collect(),
+        planned: rekeyed
+            .assets
+            .iter()
+            .map(|(id, _, _)| id.to_string())
+            .chain(rekeyed.pack.iter().map(|_| "pack".to_string()))
+            .collect(),
+    });
+    let report = Report {
+        assets: rekeyed.all.len(),
+        hashed: touched.refreshed.len() + touched.edited.len(),
+        keys_rewritten: written.keys,
+        restored: written.restored,
+        ..Report::default()
+    };
+    touched.record(dir, &opts.build_dir, &[opts.keys_dir().as_str()]);
+    Ok(Some(report))
+}
+
+/// Whether an asset's files decide the graph (its type discovers inputs inside them: a map's
+/// tilesets), so that an edit of one must be planned in full.
+fn structural_sources(a: &Asset) -> bool {
+    a.decl.ty.info().discover.is_some() || !a.discovered.is_empty()
 }
 
 fn manifest(ws: &Workspace, g: &graph::Graph, opts: &Options) -> anyhow::Result<Manifest> {
     let packer = std::env::current_exe().context("locating the packer binary")?;
     let packer = packer.to_str().context("the packer binary's path is not UTF-8")?.to_string();
-    let mut gen_inputs = vec![format!("{ASSETS}/{}", registry::INDEX)];
+    let mut structure = vec![format!("{ASSETS}/{}", registry::INDEX)];
+    let mut content = Vec::new();
     let mut edges = Vec::with_capacity(ws.assets.len());
     for (i, a) in ws.assets.iter().enumerate() {
         let root = a.root_in_project();
         let sources: Vec<String> = a.files().map(|f| root.join(f).to_string()).collect();
-        gen_inputs.push(format!("{root}/{}", crate::decl::FILE));
-        gen_inputs.push(root.to_string());
+        structure.push(format!("{root}/{}", crate::decl::FILE));
         // Every directory an input pattern listed: a file added there changes the inputs.
-        gen_inputs.extend(a.walked.iter().map(|d| d.to_string()));
-        gen_inputs.extend(sources.iter().cloned());
+        structure.extend(a.walked.iter().map(|d| d.to_string()));
+        if structural_sources(a) {
+            structure.extend(sources.iter().cloned());
+        } else {
+            content.extend(sources.iter().cloned());
+        }
+        // The root's listing shows a source replaced by an older file (`mv` keeps its mtime).
+        content.push(root.to_string());
         let n = sources.len();
         edges.push(AssetEdge {
             kind: a.decl.ty.step().0,
@@ -283,9 +443,10 @@ fn manifest(ws: &Workspace, g: &graph::Graph, opts: &Options) -> anyhow::Result<
             sources,
         });
     }
-    gen_inputs.push(packer.clone());
+    structure.push(packer.clone());
     let mut seen = BTreeSet::new();
-    gen_inputs.retain(|p| seen.insert(p.clone()));
+    structure.retain(|p| seen.insert(p.clone()));
+    content.retain(|p| seen.insert(p.clone()));
     Ok(Manifest {
         packer,
         prefix: opts.prefix.clone(),
@@ -295,7 +456,8 @@ fn manifest(ws: &Workspace, g: &graph::Graph, opts: &Options) -> anyhow::Result<
         build_dir: opts.build_dir.clone(),
         ninja_file: opts.ninja_file.clone(),
         assets: edges,
-        gen_inputs,
+        structure,
+        content,
     })
 }
 
@@ -312,27 +474,67 @@ fn state_options(opts: &Options) -> String {
 }
 
 /// Records what this run read (registry, declarations, sources) and wrote (key files,
-/// build.ninja, depfile) for the next run's fast path.
-fn record_state(dir: &Path, opts: &Options, options: String, manifest: &Manifest, assets: &[Asset]) {
-    // Root directories are generator inputs for Ninja but decide nothing in gen's output,
-    // unless an input pattern listed them; the packer binary is covered by the options' stamp.
+/// build.ninja, depfile, the plan index) for the next run's fast paths: the structure first,
+/// then the content sources, which an edit may change without a full run (`replan.rs`).
+fn record_state(
+    dir: &Path,
+    opts: &Options,
+    options: String,
+    manifest: &Manifest,
+    p: &plan::Plan,
+) -> anyhow::Result<()> {
+    // Root directories are inputs for Ninja but decide nothing in gen's output, unless an
+    // input pattern listed them (then they are structure); the packer binary is covered by
+    // the options' stamp.
     let walked: std::collections::HashSet<String> =
-        assets.iter().flat_map(|a| a.walked.iter().map(|d| d.to_string())).collect();
+        p.ws.assets.iter().flat_map(|a| a.walked.iter().map(|d| d.to_string())).collect();
     let roots: std::collections::HashSet<String> =
-        assets.iter().map(|a| a.root_in_project().to_string()).filter(|r| !walked.contains(r)).collect();
-    let mut inputs: Vec<String> =
-        manifest.gen_inputs.iter().filter(|p| !roots.contains(*p) && !Path::new(p).is_absolute()).cloned().collect();
+        p.ws.assets.iter().map(|a| a.root_in_project().to_string()).filter(|r| !walked.contains(r)).collect();
+    let keep = |p: &&String| !roots.contains(*p) && !Path::new(p).is_absolute();
+    let mut inputs: Vec<String> = manifest.structure.iter().filter(keep).cloned().collect();
     // The key files are covered by their directory, one stat instead of one per asset: only
     // gen writes them, always by rename, so a key file deleted or replaced changes the
     // directory's mtime. It counts as an input for the racy-clean rule (and has no hash to
-    // compare), so a key file removed within the same clock tick as gen's last write still
-    // forces a full run.
+    // compare); while racily clean it is vouched for by a listing against the ledger.
     inputs.push(opts.keys_dir());
+    let structure = inputs.len();
+    inputs.extend(manifest.content.iter().filter(keep).cloned());
+    let build_dir = dir.join(&opts.build_dir);
+    let index = replan::index_file(&build_dir);
+    fsutil::write_if_changed(&index, plan_index(p).as_bytes())?;
     let mut outputs = vec![opts.ninja_file.clone()];
     // A missing or damaged fingerprints file is rebuilt by a full run.
     outputs.push(crate::fingerprint::FILE.to_string());
+    outputs.push(format!("{}/{}", opts.build_dir, index.file_name().and_then(|n| n.to_str()).unwrap_or_default()));
     outputs.extend(opts.depfile.clone());
-    genstate::record(dir, &opts.build_dir, &genstate::GenState { options, inputs, outputs });
+    genstate::record(dir, &opts.build_dir, &genstate::GenState { options, inputs, structure, outputs });
+    Ok(())
+}
+
+/// What gen's edit path needs of this plan beyond the key files: the assets in dependency
+/// order, their dependants, and their sources' project paths in key order.
+fn plan_index(p: &plan::Plan) -> String {
+    let mut dependents = vec![Vec::new(); p.ws.assets.len()];
+    for (i, deps) in p.graph.deps.iter().enumerate() {
+        for &d in deps {
+            dependents[d].push(p.ws.assets[i].id);
+        }
+    }
+    let entries: Vec<replan::IndexEntry> = p
+        .graph
+        .order
+        .iter()
+        .map(|&i| {
+            let a = &p.ws.assets[i];
+            let root = a.root_in_project();
+            replan::IndexEntry {
+                id: a.id,
+                dependents: std::mem::take(&mut dependents[i]),
+                sources: (!structural_sources(a)).then(|| a.files().map(|f| root.join(f).to_string()).collect()),
+            }
+        })
+        .collect();
+    replan::render_index(&entries)
 }
 
 /// A Make-style depfile: `<build>/assets.pa: <every generator input>` (or another target),
@@ -346,7 +548,7 @@ fn depfile(dir: &Path, opts: &Options, manifest: &Manifest) -> anyhow::Result<Ve
     };
     let target = opts.depfile_target.clone().unwrap_or_else(|| format!("{}/assets.pa", opts.build_dir));
     let mut out = format!("{}:", abs(&target));
-    for i in &manifest.gen_inputs {
+    for i in manifest.inputs() {
         out.push_str(" \\\n  ");
         out.push_str(&abs(i));
     }

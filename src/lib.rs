@@ -62,6 +62,8 @@ pub mod record;
 pub mod registry;
 /// `RelPath`: workspace-relative, normalized, `/`-separated paths.
 pub mod relpath;
+/// gen's edit path: re-keys only the assets whose sources were edited, from the key files.
+pub mod replan;
 /// Finding and running the external Ninja.
 pub mod runner;
 /// The stat tuple, the clock and the racy-clean rule behind every skipped read.

@@ -38,8 +38,18 @@ pub struct Manifest {
     pub build_dir: String,
     pub ninja_file: String,
     pub assets: Vec<AssetEdge>,
-    /// Inputs of the generator edge besides the key files it outputs.
-    pub gen_inputs: Vec<String>,
+    /// Inputs of the generator edge, which outputs build.ninja: what decides the graph.
+    pub structure: Vec<String>,
+    /// Further inputs of the key edge, which outputs the key files: what only feeds keys (the
+    /// sources, and the roots whose listing shows a source replaced by an older file).
+    pub content: Vec<String>,
+}
+
+impl Manifest {
+    /// Every file whose change re-runs gen.
+    pub fn inputs(&self) -> impl Iterator<Item = &String> {
+        self.structure.iter().chain(&self.content)
+    }
 }
 
 /// A path that cannot be written (a control character), with the character.
@@ -137,7 +147,14 @@ impl Writer<'_> {
         Ok(outs)
     }
 
-    fn generator_edge(&mut self) -> Result<(), Unrepresentable> {
+    /// The generator edge (structure → build.ninja) and the key edge (content → key files):
+    /// both run gen, but only a change of the structure makes Ninja reload the manifest and
+    /// stat the graph again; an edit runs the key edge like any other edge. Under `subninja`
+    /// the key edge lists the structure too: there the generator edge is an ordinary edge,
+    /// followed by no new stat of the graph, so Ninja would not see the key files its gen
+    /// wrote; the key edge, run after a structure change as well, is the one whose restat
+    /// tells Ninja which key files changed.
+    fn gen_edges(&mut self) -> Result<(), Unrepresentable> {
         let b = &self.plan.build_dir;
         let keys: Vec<String> = self
             .plan
@@ -147,16 +164,22 @@ impl Writer<'_> {
             .chain([format!("{b}/keys/pack.key")])
             .collect();
         self.out.push_str("\nbuild");
-        self.paths(std::slice::from_ref(&self.plan.ninja_file))?;
-        self.out.push_str(" |");
         self.paths(&keys)?;
+        self.out.push_str(": packer_keys");
+        if self.plan.prefix.is_some() {
+            self.paths(self.plan.inputs())?;
+        } else {
+            self.paths(&self.plan.content)?;
+        }
+        self.out.push_str("\nbuild");
+        self.paths(std::slice::from_ref(&self.plan.ninja_file))?;
         self.out.push_str(": packer_gen");
-        self.paths(&self.plan.gen_inputs)?;
+        self.paths(&self.plan.structure)?;
         self.out.push('\n');
-        // A generator input that disappears (a moved root, a deleted source) must make Ninja
+        // A gen input that disappears (a moved root, a deleted source) must make Ninja
         // re-run gen, not stop with "missing and no known rule to make it": an input-less
         // phony edge is out of date exactly when its file is missing (CMake does the same).
-        for p in &self.plan.gen_inputs {
+        for p in self.plan.inputs() {
             self.out.push_str("build");
             self.paths([p])?;
             self.out.push_str(": phony\n");
@@ -168,7 +191,7 @@ impl Writer<'_> {
     /// graph), and the default.
     fn phonies(&mut self, pack_outs: &[String]) -> Result<(), Unrepresentable> {
         let pa = pack_outs[0].clone();
-        let mut taken: HashSet<String> = self.plan.gen_inputs.iter().map(|p| self.at(p)).collect();
+        let mut taken: HashSet<String> = self.plan.inputs().map(|p| self.at(p)).collect();
         taken.insert(self.at(&self.plan.ninja_file));
         taken.extend(pack_outs.iter().map(|p| self.at(p)));
         taken.insert(self.at("assets"));
@@ -238,7 +261,7 @@ pub fn render(plan: &Manifest) -> Result<String, Unrepresentable> {
         w.asset_edge(a)?;
     }
     let pack_outs = w.pack_edge()?;
-    w.generator_edge()?;
+    w.gen_edges()?;
     w.phonies(&pack_outs)?;
     Ok(w.out)
 }

@@ -21,7 +21,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     ("workspace", &["pattern", "types", "fingerprint", "decl", "registry", "workspace"]),
     ("plan", &["graph", "keys", "plan", "ninja"]),
-    ("state", &["record", "cache", "gates", "genstate"]),
+    ("state", &["record", "cache", "gates", "genstate", "replan"]),
     ("steps", &["step"]),
     ("commands", &["cache_commands", "commands", "gen", "status", "verify"]),
     ("cli", &["cli"]),

@@ -364,6 +364,7 @@ fn fingerprints_skip_rehashing_unchanged_old_files() {
     let r = s.packer(&["gen"]).ok();
     assert!(r.stderr.contains("0 files hashed"), "{}", r.stderr);
     s.write("assets/b/b.bin", b"new");
+    std::fs::remove_file(s.path("build/.packer-gen-state")).unwrap();
     let r = s.packer(&["gen"]).ok();
     assert!(r.stderr.contains("1 files hashed"), "{}", r.stderr);
 }

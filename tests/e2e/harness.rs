@@ -131,9 +131,15 @@ impl Space {
     }
 
     pub fn ninja(&self, args: &[&str]) -> Run {
+        self.ninja_env(args, &[])
+    }
+
+    /// `ninja` with more environment variables (they reach the packer commands it runs).
+    pub fn ninja_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         Run::from_output(
             Command::new(ninja_bin())
                 .args(args)
+                .envs(env.iter().copied())
                 .env("NINJA_STATUS", "@@ ")
                 .current_dir(&self.dir)
                 .output()

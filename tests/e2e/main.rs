@@ -37,5 +37,6 @@ mod pack;
 mod palette;
 mod random;
 mod readme;
+mod replan;
 mod steps;
 mod workspace;
