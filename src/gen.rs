@@ -117,6 +117,7 @@ pub fn run(dir: &Path, opts: &Options) -> anyhow::Result<Report> {
         "the build directory",
     )?;
     let state_options = state_options(opts);
+    let began = std::time::Instant::now();
     // The fingerprints are read only if an input's stat changed: they hold the hash of the
     // bytes gen last used.
     let prints = std::sync::OnceLock::new();
@@ -131,8 +132,9 @@ pub fn run(dir: &Path, opts: &Options) -> anyhow::Result<Report> {
             return Ok(Report { unchanged: true, ..Report::default() });
         }
         genstate::Check::Touched(touched) if !touched.edited.is_empty() => {
+            let checked = began.elapsed();
             let fp = prints.into_inner().unwrap_or_else(|| Fingerprints::load(dir));
-            if let Some(report) = edit(dir, opts, fp, touched)? {
+            if let Some(report) = edit(dir, opts, fp, touched, (began, checked))? {
                 return Ok(report);
             }
         }
@@ -339,12 +341,15 @@ fn edit(
     opts: &Options,
     mut fp: Fingerprints,
     touched: genstate::Touched,
+    (began, checked): (std::time::Instant, std::time::Duration),
 ) -> anyhow::Result<Option<Report>> {
+    let mut phases = vec![("checked", checked), ("fingerprints loaded", began.elapsed())];
     let build_dir = dir.join(&opts.build_dir);
     let keys_dir = dir.join(opts.keys_dir());
     let edited: std::collections::HashMap<&str, &str> =
         touched.edited.iter().map(|e| (e.path.as_str(), e.hash.as_str())).collect();
     let Some(rekeyed) = replan::rekey(&build_dir, &keys_dir, opts.mode, &edited) else { return Ok(None) };
+    phases.push(("re-keyed", began.elapsed()));
     // The pack's restore needs every asset's planned strong key: the new ones, and the
     // ledger's for the others (no restore of the pack when it lacks one).
     let recorded = gates::recorded_keys(&build_dir, opts.mode).unwrap_or_default();
@@ -373,6 +378,7 @@ fn edit(
     };
     let late = key_files.len() - n;
     let written = gates::write(&build_dir, opts.mode, gates::Scope::Some, &key_files, late, restore)?;
+    phases.push(("keys", began.elapsed()));
     for f in &touched.refreshed {
         fp.refresh(&f.path, f.stat, f.taken);
     }
@@ -401,7 +407,13 @@ fn edit(
         restored: written.restored,
         ..Report::default()
     };
+    phases.push(("fingerprints saved", began.elapsed()));
     touched.record(dir, &opts.build_dir, &[opts.keys_dir().as_str()]);
+    phases.push(("state", began.elapsed()));
+    if std::env::var_os("PACKER_TIMINGS").is_some() {
+        let text: Vec<String> = phases.iter().map(|(what, t)| format!("{what} {:.3}", t.as_secs_f64())).collect();
+        eprintln!("packer gen edit phases: {}", text.join(", "));
+    }
     Ok(Some(report))
 }
 
