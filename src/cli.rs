@@ -186,9 +186,16 @@ struct GenArgs {
     /// Print nothing but diagnostics.
     #[arg(long, short = 'q')]
     quiet: bool,
+    /// How many key edges build.ninja splits the key files over (default: one per 2,500
+    /// assets, at most 16). An edit runs only the key edge of its assets.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    key_shards: Option<u32>,
     /// Set by the generator edge of build.ninja.
     #[arg(long, hide = true)]
     regen: bool,
+    /// Set by a key edge of build.ninja: which one.
+    #[arg(long, hide = true, value_name = "K")]
+    key_shard: Option<u32>,
     #[command(flatten)]
     cache: CacheArgs,
     #[command(flatten)]
@@ -209,7 +216,9 @@ impl GenArgs {
                 .filter(|p| !p.is_empty() && p != "."),
             depfile: self.depfile.clone(),
             depfile_target: self.depfile_target.clone(),
+            key_shards: self.key_shards,
             regen: self.regen,
+            key_shard: self.key_shard,
             progress: !(self.quiet || self.regen),
         }
     }
@@ -548,6 +557,15 @@ fn run(cli: Cli, shown_dir: &mut String) -> anyhow::Result<()> {
         Cmd::Show { asset, json } => commands::show(&dir, &asset, json),
         Cmd::Gen(g) => g.run(&dir).map(drop),
         Cmd::Build { gen, jobs, keep_going, targets } => {
+            // One `packer build` of a build directory at a time: two Ninjas in one build
+            // directory may both compact its log at once, and then one fails ("opening build
+            // log"). The second build waits, then finds what the first left.
+            let build_dir = dir.join(gen.build_dir.trim_end_matches('/'));
+            let _one_build = crate::lock::acquire(
+                &build_dir.join(".packer-build-lock"),
+                crate::lock::Mode::Exclusive,
+                "this build directory's build",
+            )?;
             let opts = gen.run(&dir)?;
             let mut args: Vec<String> = Vec::new();
             if let Some(j) = jobs {

@@ -98,6 +98,8 @@ pub struct Written {
     pub keys: usize,
     /// Of those, how many gates stayed shut because `restore` brought the artifact up to date.
     pub restored: usize,
+    /// The files rewritten whose gates were left open (not restored), by index in `files`.
+    pub opened: Vec<usize>,
 }
 
 /// Writes each key file whose content changes (atomically), then the ledger. The decisions
@@ -139,6 +141,7 @@ pub fn write(
     let mut before = Vec::new();
     for (i, ((path, _), bytes)) in files.iter().zip(changed).enumerate() {
         let Some(bytes) = bytes else { continue };
+        written.opened.push(i);
         let old = std::fs::metadata(path).and_then(|m| m.modified()).ok();
         // Through `<id>.prev`, which keeps the key file before: rewriting a gate then creates
         // and frees no file (see `fsutil::replace_keeping_previous`).
@@ -155,6 +158,7 @@ pub fn write(
         let f = std::fs::File::options().write(true).open(&files[*i].0)?;
         f.set_modified(*mtime)?;
         written.restored += 1;
+        written.opened.retain(|o| o != i);
     }
     let taken = stat::now_ns();
     let stats = crate::par::parallel_map(files, |(path, _)| Ok(stat::of_path(path)))?;
@@ -270,7 +274,7 @@ mod tests {
         };
         let done =
             write(b, Mode::Strict, Scope::All, &[(b.join("1.key"), &c), (b.join("2.key"), &c)], 1, restore).unwrap();
-        assert_eq!(done, Written { keys: 2, restored: 1 });
+        assert_eq!(done, Written { keys: 2, restored: 1, opened: vec![1] });
         assert_eq!(*order.lock().unwrap(), [0, 1], "the late one after the others");
         let mtime = |k: &str| std::fs::metadata(b.join(k)).unwrap().modified().unwrap();
         assert_eq!(mtime("1.key"), old, "restored: the gate looks as before");

@@ -10,7 +10,7 @@ use crate::gates;
 use crate::genstate;
 use crate::graph;
 use crate::keys::{ActionKey, Mode};
-use crate::ninja::{self, AssetEdge, Manifest};
+use crate::ninja::{self, AssetEdge, KeyShard, Manifest};
 use crate::plan;
 use crate::registry;
 use crate::replan;
@@ -36,8 +36,13 @@ pub struct Options {
     pub depfile: Option<String>,
     /// The depfile's target (default `<build_dir>/assets.pa`).
     pub depfile_target: Option<String>,
-    /// Run by Ninja's generator edge (quiet; under a prefix, a changed graph fails the run).
+    /// How many key edges (`None`: by the number of assets, see [`key_shards`]).
+    pub key_shards: Option<u32>,
+    /// Run by Ninja's generator edge or a key edge (quiet; under a prefix, a changed graph
+    /// fails the run).
     pub regen: bool,
+    /// Run by this key edge of build.ninja (its stamp is this gen's to write).
+    pub key_shard: Option<u32>,
     /// Show a progress line while hashing (only ever on a terminal).
     pub progress: bool,
 }
@@ -52,7 +57,9 @@ impl Default for Options {
             prefix: None,
             depfile: None,
             depfile_target: None,
+            key_shards: None,
             regen: false,
+            key_shard: None,
             progress: false,
         }
     }
@@ -87,6 +94,9 @@ impl Options {
         if let Some(t) = &self.depfile_target {
             a.push(format!("--depfile-target={t}"));
         }
+        if let Some(k) = self.key_shards {
+            a.push(format!("--key-shards={k}"));
+        }
         a.push("--regen".into());
         a
     }
@@ -102,6 +112,8 @@ pub struct Report {
     pub keys_rewritten: usize,
     /// Actions gen restored from the cache itself (their gates stay shut).
     pub restored: usize,
+    /// The pack's key file was rewritten and its gate left open (the pack must run).
+    pub pack_key_opened: bool,
     pub removed: usize,
     pub ninja_written: bool,
 }
@@ -116,6 +128,34 @@ pub fn run(dir: &Path, opts: &Options) -> anyhow::Result<Report> {
         crate::lock::Mode::Exclusive,
         "the build directory",
     )?;
+    // Several of gen's edges may be out of date in one Ninja run (a touch of every source
+    // dirties every key edge): each checks everything again, because an input may have
+    // changed since the one before (Ninja 1.12 and later record a restat edge's start time,
+    // so an edit it did not see would stay unseen).
+    let report = plan_and_write(dir, opts, &build_dir)?;
+    if let Some(k) = opts.key_shard {
+        // Ninja re-stats only this key edge's outputs: the pack must learn of a new pack key
+        // through this edge's stamp (unless gen restored the pack itself).
+        stamp(&build_dir, k, report.pack_key_opened)?;
+    }
+    Ok(report)
+}
+
+/// Makes sure key edge `k`'s stamp exists; with `bump`, rewrites it with new bytes (a clock
+/// reading: the same bytes as some earlier build would leave its mtime alone).
+fn stamp(build_dir: &Path, k: u32, bump: bool) -> anyhow::Result<()> {
+    let path = build_dir.join(crate::layout::key_stamp(k));
+    if bump {
+        fsutil::write_if_changed(&path, crate::stat::now_ns().to_string().as_bytes())?;
+    } else if !path.exists() {
+        fsutil::write_if_changed(&path, b"")?;
+    }
+    Ok(())
+}
+
+/// gen's work once it holds the lock: the fast paths, else a full plan.
+fn plan_and_write(dir: &Path, opts: &Options, build_dir: &Path) -> anyhow::Result<Report> {
+    let build_dir = build_dir.to_path_buf();
     let state_options = state_options(opts);
     let began = std::time::Instant::now();
     // The fingerprints are read only if an input's stat changed: they hold the hash of the
@@ -199,6 +239,10 @@ pub fn run(dir: &Path, opts: &Options) -> anyhow::Result<Report> {
         }
     };
     let written = gates::write(&build_dir, opts.mode, gates::Scope::All, &key_files, 1, restore)?;
+    report.pack_key_opened = written.opened.contains(&(key_files.len() - 1));
+    for k in 0..manifest.shards.len() as u32 {
+        stamp(&build_dir, k, false)?;
+    }
     report.keys_rewritten = written.keys;
     report.restored = written.restored;
     report.removed = remove_stale(dir, opts, &p.ws.assets)?;
@@ -378,6 +422,7 @@ fn edit(
     };
     let late = key_files.len() - n;
     let written = gates::write(&build_dir, opts.mode, gates::Scope::Some, &key_files, late, restore)?;
+    let pack_key_opened = late > 0 && written.opened.contains(&(key_files.len() - 1));
     phases.push(("keys", began.elapsed()));
     for f in &touched.refreshed {
         fp.refresh(&f.path, f.stat, f.taken);
@@ -405,6 +450,7 @@ fn edit(
         hashed: touched.refreshed.len() + touched.edited.len(),
         keys_rewritten: written.keys,
         restored: written.restored,
+        pack_key_opened,
         ..Report::default()
     };
     phases.push(("fingerprints saved", began.elapsed()));
@@ -423,11 +469,56 @@ fn structural_sources(a: &Asset) -> bool {
     a.decl.ty.info().discover.is_some() || !a.discovered.is_empty()
 }
 
+/// How many key edges for `n` assets by default: one per this many assets, at most
+/// [`MAX_KEY_SHARDS`]. A key edge that runs costs Ninja a restat of its key files (and of
+/// what depends on them); one that need not run costs nothing.
+const ASSETS_PER_KEY_SHARD: usize = 2500;
+const MAX_KEY_SHARDS: usize = 16;
+
+/// The key edge of each asset: whole dependency components (a dependant's key holds its
+/// dependency's strong key, so both must be re-stat'ed by the same edge), dealt in turn by
+/// the smallest asset id of each component.
+fn key_shards(ws: &Workspace, g: &graph::Graph, wanted: Option<u32>) -> Vec<usize> {
+    let n = ws.assets.len();
+    let mut parent: Vec<usize> = (0..n).collect();
+    fn find(parent: &mut [usize], mut i: usize) -> usize {
+        while parent[i] != i {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
+        }
+        i
+    }
+    for (i, deps) in g.deps.iter().enumerate() {
+        for &d in deps {
+            let (a, b) = (find(&mut parent, i), find(&mut parent, d));
+            parent[a.max(b)] = a.min(b);
+        }
+    }
+    let roots: Vec<usize> = (0..n).map(|i| find(&mut parent, i)).collect();
+    let mut first_id: std::collections::BTreeMap<usize, u64> = std::collections::BTreeMap::new();
+    for (i, r) in roots.iter().enumerate() {
+        let id = first_id.entry(*r).or_insert(ws.assets[i].id);
+        *id = (*id).min(ws.assets[i].id);
+    }
+    let mut order: Vec<(u64, usize)> = first_id.iter().map(|(r, id)| (*id, *r)).collect();
+    order.sort_unstable();
+    let k = wanted.map_or(n.div_ceil(ASSETS_PER_KEY_SHARD).clamp(1, MAX_KEY_SHARDS), |w| w as usize);
+    let k = k.min(order.len()).max(1);
+    let rank: std::collections::HashMap<usize, usize> =
+        order.iter().enumerate().map(|(rank, (_, r))| (*r, rank % k)).collect();
+    roots.iter().map(|r| rank[r]).collect()
+}
+
 fn manifest(ws: &Workspace, g: &graph::Graph, opts: &Options) -> anyhow::Result<Manifest> {
     let packer = std::env::current_exe().context("locating the packer binary")?;
     let packer = packer.to_str().context("the packer binary's path is not UTF-8")?.to_string();
     let mut structure = vec![format!("{ASSETS}/{}", registry::INDEX)];
-    let mut content = Vec::new();
+    let shard_of = key_shards(ws, g, opts.key_shards);
+    let mut shards: Vec<KeyShard> = Vec::new();
+    shards.resize_with(shard_of.iter().max().map_or(1, |m| m + 1), || KeyShard {
+        assets: Vec::new(),
+        content: Vec::new(),
+    });
     let mut edges = Vec::with_capacity(ws.assets.len());
     for (i, a) in ws.assets.iter().enumerate() {
         let root = a.root_in_project();
@@ -435,13 +526,15 @@ fn manifest(ws: &Workspace, g: &graph::Graph, opts: &Options) -> anyhow::Result<
         structure.push(format!("{root}/{}", crate::decl::FILE));
         // Every directory an input pattern listed: a file added there changes the inputs.
         structure.extend(a.walked.iter().map(|d| d.to_string()));
+        let shard = &mut shards[shard_of[i]];
+        shard.assets.push(a.id);
         if structural_sources(a) {
             structure.extend(sources.iter().cloned());
         } else {
-            content.extend(sources.iter().cloned());
+            shard.content.extend(sources.iter().cloned());
         }
         // The root's listing shows a source replaced by an older file (`mv` keeps its mtime).
-        content.push(root.to_string());
+        shard.content.push(root.to_string());
         let n = sources.len();
         edges.push(AssetEdge {
             kind: a.decl.ty.step().0,
@@ -458,7 +551,9 @@ fn manifest(ws: &Workspace, g: &graph::Graph, opts: &Options) -> anyhow::Result<
     structure.push(packer.clone());
     let mut seen = BTreeSet::new();
     structure.retain(|p| seen.insert(p.clone()));
-    content.retain(|p| seen.insert(p.clone()));
+    for shard in &mut shards {
+        shard.content.retain(|p| seen.insert(p.clone()));
+    }
     Ok(Manifest {
         packer,
         prefix: opts.prefix.clone(),
@@ -469,7 +564,7 @@ fn manifest(ws: &Workspace, g: &graph::Graph, opts: &Options) -> anyhow::Result<
         ninja_file: opts.ninja_file.clone(),
         assets: edges,
         structure,
-        content,
+        shards,
     })
 }
 
@@ -510,7 +605,7 @@ fn record_state(
     // compare); while racily clean it is vouched for by a listing against the ledger.
     inputs.push(opts.keys_dir());
     let structure = inputs.len();
-    inputs.extend(manifest.content.iter().filter(keep).cloned());
+    inputs.extend(manifest.shards.iter().flat_map(|s| &s.content).filter(keep).cloned());
     let build_dir = dir.join(&opts.build_dir);
     let index = replan::index_file(&build_dir);
     fsutil::write_if_changed(&index, plan_index(p).as_bytes())?;

@@ -12,3 +12,10 @@ pub const PACK_OUTPUTS: [(&str, &str); 4] = [
     ("preload", "preload.json"),
     ("asset_table_metadata", "asset_table_metadata.json"),
 ];
+
+/// The stamp of key edge `k` in the build directory: rewritten by a gen run from that edge
+/// when it rewrote the pack's key file, so that Ninja (which sees only that edge's outputs
+/// change) runs the pack.
+pub fn key_stamp(k: u32) -> String {
+    format!("keys-{k}.stamp")
+}

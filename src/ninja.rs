@@ -40,15 +40,22 @@ pub struct Manifest {
     pub assets: Vec<AssetEdge>,
     /// Inputs of the generator edge, which outputs build.ninja: what decides the graph.
     pub structure: Vec<String>,
-    /// Further inputs of the key edge, which outputs the key files: what only feeds keys (the
-    /// sources, and the roots whose listing shows a source replaced by an older file).
+    /// The key edges; the first also outputs the pack's key file.
+    pub shards: Vec<KeyShard>,
+}
+
+/// One key edge: the key files of some assets (whole dependency components: a dependant's
+/// key holds its dependency's), from what only feeds their keys.
+pub struct KeyShard {
+    pub assets: Vec<u64>,
+    /// The sources, and the roots whose listing shows a source replaced by an older file.
     pub content: Vec<String>,
 }
 
 impl Manifest {
     /// Every file whose change re-runs gen.
     pub fn inputs(&self) -> impl Iterator<Item = &String> {
-        self.structure.iter().chain(&self.content)
+        self.structure.iter().chain(self.shards.iter().flat_map(|s| &s.content))
     }
 }
 
@@ -138,38 +145,40 @@ impl Writer<'_> {
         self.out.push_str(": packer_pack");
         self.paths(&[format!("{b}/keys/pack.key")])?;
         self.paths(&bins)?;
-        if !metas.is_empty() {
-            self.out.push_str(" |");
-            self.paths(&metas)?;
-        }
+        let stamps: Vec<String> =
+            (0..self.plan.shards.len() as u32).map(|k| format!("{b}/{}", crate::layout::key_stamp(k))).collect();
+        self.out.push_str(" |");
+        self.paths(&metas)?;
+        self.paths(&stamps)?;
         let rsp = esc(&self.build_path("pack.rsp"))?;
         self.out.push_str(&format!("\n  rsp = {rsp}\n  count = {}\n", self.plan.assets.len()));
         Ok(outs)
     }
 
-    /// The generator edge (structure → build.ninja) and the key edge (content → key files):
-    /// both run gen, but only a change of the structure makes Ninja reload the manifest and
-    /// stat the graph again; an edit runs the key edge like any other edge. Under `subninja`
-    /// the key edge lists the structure too: there the generator edge is an ordinary edge,
-    /// followed by no new stat of the graph, so Ninja would not see the key files its gen
-    /// wrote; the key edge, run after a structure change as well, is the one whose restat
-    /// tells Ninja which key files changed.
+    /// The generator edge (structure → build.ninja) and the key edges (content → key files):
+    /// all run gen, but only a change of the structure makes Ninja reload the manifest and
+    /// stat the graph again; an edit runs the key edge of its assets like any other edge, and
+    /// the restat that follows looks at that edge's key files only. Under `subninja` the key
+    /// edges list the structure too: there the generator edge is an ordinary edge, followed
+    /// by no new stat of the graph, so Ninja would not see the key files its gen wrote; the
+    /// key edges, run after a structure change as well, are the ones whose restat tells
+    /// Ninja which key files changed.
     fn gen_edges(&mut self) -> Result<(), Unrepresentable> {
         let b = &self.plan.build_dir;
-        let keys: Vec<String> = self
-            .plan
-            .assets
-            .iter()
-            .map(|a| format!("{b}/keys/{}.key", a.id))
-            .chain([format!("{b}/keys/pack.key")])
-            .collect();
-        self.out.push_str("\nbuild");
-        self.paths(&keys)?;
-        self.out.push_str(": packer_keys");
-        if self.plan.prefix.is_some() {
-            self.paths(self.plan.inputs())?;
-        } else {
-            self.paths(&self.plan.content)?;
+        for (k, shard) in self.plan.shards.iter().enumerate() {
+            let mut outs: Vec<String> = shard.assets.iter().map(|id| format!("{b}/keys/{id}.key")).collect();
+            if k == 0 {
+                outs.push(format!("{b}/keys/pack.key"));
+            }
+            outs.push(format!("{b}/{}", crate::layout::key_stamp(k as u32)));
+            self.out.push_str("\nbuild");
+            self.paths(&outs)?;
+            self.out.push_str(": packer_keys");
+            if self.plan.prefix.is_some() {
+                self.paths(&self.plan.structure)?;
+            }
+            self.paths(&shard.content)?;
+            self.out.push_str(&format!("\n  shard = {k}"));
         }
         self.out.push_str("\nbuild");
         self.paths(std::slice::from_ref(&self.plan.ninja_file))?;

@@ -24,7 +24,7 @@ use crate::keys::{action_name, ActionKey, KeyFile, Mode};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-const MAGIC: &str = "packer-plan-1";
+const MAGIC: &str = "packer-plan-2";
 
 /// Where the plan index lives.
 pub fn index_file(build_dir: &Path) -> PathBuf {
@@ -41,10 +41,16 @@ pub struct IndexEntry {
     pub sources: Option<Vec<String>>,
 }
 
-/// The text of the plan index: `entries` in dependency order. Paths hold no tab or newline
-/// (gen refuses control characters in paths before it gets here).
+/// The text of the plan index: `entries` in dependency order, after a line with the BLAKE3
+/// of the rest (a damaged index is no index). Paths hold no tab or newline (gen refuses
+/// control characters in paths before it gets here).
 pub fn render_index(entries: &[IndexEntry]) -> String {
-    let mut text = format!("{MAGIC}\n");
+    let body = render_entries(entries);
+    format!("{MAGIC} {}\n{body}", crate::hash::hash_bytes(body.as_bytes()))
+}
+
+fn render_entries(entries: &[IndexEntry]) -> String {
+    let mut text = String::new();
     for e in entries {
         let deps: Vec<String> = e.dependents.iter().map(u64::to_string).collect();
         let kind = if e.sources.is_some() { "s" } else { "d" };
@@ -59,11 +65,11 @@ pub fn render_index(entries: &[IndexEntry]) -> String {
 }
 
 fn parse_index(text: &str) -> Option<Vec<IndexEntry>> {
-    let mut lines = text.lines();
-    if lines.next()? != MAGIC {
+    let (head, body) = text.split_once('\n')?;
+    if head != format!("{MAGIC} {}", crate::hash::hash_bytes(body.as_bytes())) {
         return None;
     }
-    lines
+    body.lines()
         .map(|line| {
             let mut f = line.split('\t');
             let id = f.next()?.parse().ok()?;
@@ -206,11 +212,14 @@ mod tests {
             IndexEntry { id: 9, dependents: Vec::new(), sources: Some(Vec::new()) },
         ];
         let text = render_index(&entries);
-        assert_eq!(text, "packer-plan-1\n3\ts\t7,9\tassets/a/x.png\tassets/a/y.png\n7\td\t\n9\ts\t\n");
+        let body = "3\ts\t7,9\tassets/a/x.png\tassets/a/y.png\n7\td\t\n9\ts\t\n";
+        assert_eq!(text, format!("packer-plan-2 {}\n{body}", crate::hash::hash_bytes(body.as_bytes())));
         let back = parse_index(&text).unwrap();
         assert_eq!(render_index(&back), text);
-        assert!(parse_index(&text.replace("packer-plan-1", "packer-plan-0")).is_none());
-        assert!(parse_index(&text.replace("\td\t", "\tq\t")).is_none());
-        assert!(parse_index(&text.replace("7,9", "7,x")).is_none());
+        assert!(parse_index(&text.replace("packer-plan-2", "packer-plan-1")).is_none());
+        assert!(parse_index(&text.replace("assets/a/x", "assets/a/z")).is_none(), "damaged");
+        let sealed = |body: &str| format!("packer-plan-2 {}\n{body}", crate::hash::hash_bytes(body.as_bytes()));
+        assert!(parse_index(&sealed(&body.replace("\td\t", "\tq\t"))).is_none());
+        assert!(parse_index(&sealed(&body.replace("7,9", "7,x"))).is_none());
     }
 }

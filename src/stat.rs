@@ -11,9 +11,15 @@ use std::path::Path;
 /// Size, mtime (ns since the epoch) and inode.
 pub type Stat = (u64, i128, u64);
 
-/// A file modified less than this long before its stat was recorded is re-read next time:
-/// generous enough for filesystems with coarse timestamps (FAT: 2 s).
+/// A file modified less than this long before its stat was recorded is re-read next time,
+/// when its mtime has whole seconds only (FAT's are 2 s; ext3's and HFS+'s 1 s).
 pub const RACY_WINDOW_NS: i128 = 2_000_000_000;
+
+/// The same for an mtime with a fraction of a second: the filesystem keeps fine timestamps,
+/// taken from the kernel's coarse clock, which lags the clock packer reads by at most one
+/// tick (1–10 ms); this leaves ten times that. A write after the record then always shows
+/// in the mtime. (An mtime that happens to fall on a whole second gets the wide window.)
+pub const FINE_RACY_WINDOW_NS: i128 = 100_000_000;
 
 /// Now, in ns since the epoch (0 on a clock before it).
 pub fn now_ns() -> i128 {
@@ -36,9 +42,11 @@ pub fn of_path(path: &Path) -> Option<Stat> {
 }
 
 /// The racy-clean rule: a stat recorded at `taken_ns` may vouch for a file whose mtime is
-/// `mtime_ns` only when the write was safely before the record.
+/// `mtime_ns` only when the write was safely before the record: by more than the
+/// filesystem's timestamp granularity can hide, judged from the mtime itself.
 pub fn settled(mtime_ns: i128, taken_ns: i128) -> bool {
-    mtime_ns + RACY_WINDOW_NS < taken_ns
+    let window = if mtime_ns % 1_000_000_000 == 0 { RACY_WINDOW_NS } else { FINE_RACY_WINDOW_NS };
+    mtime_ns + window < taken_ns
 }
 
 #[cfg(test)]
@@ -47,9 +55,16 @@ mod tests {
 
     #[test]
     fn a_stat_taken_in_the_same_tick_as_the_write_is_not_trusted() {
-        assert!(!settled(10, 10));
-        assert!(!settled(10, 10 + RACY_WINDOW_NS));
-        assert!(settled(10, 11 + RACY_WINDOW_NS));
+        // Whole seconds: a coarse filesystem, the wide window.
+        let whole = 1_700_000_000 * 1_000_000_000;
+        assert!(!settled(whole, whole));
+        assert!(!settled(whole, whole + RACY_WINDOW_NS));
+        assert!(settled(whole, whole + RACY_WINDOW_NS + 1));
+        // A fraction of a second: fine timestamps, the narrow window.
+        let fine = whole + 123_456_789;
+        assert!(!settled(fine, fine));
+        assert!(!settled(fine, fine + FINE_RACY_WINDOW_NS));
+        assert!(settled(fine, fine + FINE_RACY_WINDOW_NS + 1));
     }
 
     #[test]

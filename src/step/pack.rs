@@ -330,8 +330,9 @@ fn read_art(prefix: &Path) -> Option<Art> {
 }
 
 /// `obj/pack.idx`: what the last pack knew of each artifact and where each payload sits in
-/// the container it made. Never hashed, never a Ninja output; missing or damaged means empty
-/// (the next pack reads every record, as a first one does).
+/// the container it made. Not a Ninja output; missing or damaged means empty (the next pack
+/// reads every record, as a first one does). Its first line is the BLAKE3 of the rest: a
+/// damaged index that still parsed would name wrong offsets or metadata.
 #[derive(Debug, Serialize, Deserialize)]
 struct Index<A = Art> {
     /// When the artifacts' stats were taken (before the first was): the racy-clean rule's
@@ -364,10 +365,13 @@ impl Default for Index {
 
 impl Index {
     fn load(obj_dir: &Path) -> Index {
-        crate::fsutil::read_regular(&obj_dir.join(INDEX_FILE))
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default()
+        let bytes = crate::fsutil::read_regular(&obj_dir.join(INDEX_FILE)).unwrap_or_default();
+        let Some(split) = bytes.iter().position(|&b| b == b'\n') else { return Index::default() };
+        let (sum, json) = (&bytes[..split], &bytes[split + 1..]);
+        if sum != crate::hash::hash_bytes(json).as_bytes() {
+            return Index::default();
+        }
+        serde_json::from_slice(json).unwrap_or_default()
     }
 
     /// Whether this index describes the container in place: the one the pack's record
@@ -388,7 +392,11 @@ impl Index {
     ) -> anyhow::Result<()> {
         let assets = index_entries(entries, arts, offsets);
         let index = Index { taken_ns, container: container.to_string(), payload_offset, assets };
-        crate::fsutil::write_if_changed(&obj_dir.join(INDEX_FILE), &serde_json::to_vec(&index)?)?;
+        let json = serde_json::to_vec(&index)?;
+        let mut bytes = crate::hash::hash_bytes(&json).into_bytes();
+        bytes.push(b'\n');
+        bytes.extend(json);
+        crate::fsutil::write_if_changed(&obj_dir.join(INDEX_FILE), &bytes)?;
         Ok(())
     }
 }

@@ -142,7 +142,10 @@ fn state_files(s: &Space, cache: bool) -> Vec<std::path::PathBuf> {
         }
     }
     out.extend(
-        ["build/.packer-gen-state", "build/.packer-gates"].map(|f| s.path(f)).into_iter().filter(|p| p.is_file()),
+        ["build/.packer-gen-state", "build/.packer-gates", "build/.packer-plan"]
+            .map(|f| s.path(f))
+            .into_iter()
+            .filter(|p| p.is_file()),
     );
     out.sort();
     out

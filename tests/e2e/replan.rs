@@ -136,3 +136,42 @@ fn the_edit_path_writes_the_keys_a_full_plan_writes() {
         }
     }
 }
+
+#[test]
+fn with_several_key_edges_an_edit_runs_only_its_own_and_the_pack_always_follows() {
+    // Three key edges over six blobs and a bank with its map (one component: one edge).
+    let s = crate::formats::workspace();
+    for i in 0..6 {
+        s.add_blob(&format!("b{i}"), "b.bin", format!("blob {i}").as_bytes());
+    }
+    s.packer(&["gen", "--key-shards=3"]).ok();
+    s.ninja(&[]).ok();
+    let manifest = String::from_utf8(s.read("build.ninja")).unwrap();
+    let edges: Vec<&str> = manifest.lines().filter(|l| l.contains(": packer_keys ")).collect();
+    assert_eq!(edges.len(), 3, "{manifest}");
+    let (bank, map) = (id_of(&s, "bank"), id_of(&s, "map"));
+    let holds = |id: &str| edges.iter().position(|e| e.contains(&format!("build/keys/{id}.key "))).unwrap();
+    assert_eq!(holds(&bank), holds(&map), "a map's key holds its bank's: one edge re-stats both");
+    settle(&s, &["gen", "--key-shards=3"]);
+    // Edits in different edges, one after the other, the last one back to an earlier pack
+    // key: each time one gen, and the pack runs (through the edge's stamp) and is right.
+    let mut rng = Rng(5);
+    for step in 0..6 {
+        tick();
+        let i = rng.below(6);
+        s.write(&format!("assets/b{i}/b.bin"), format!("blob {i} v{}", step % 2).as_bytes());
+        let (ran, trace) = traced(&s);
+        assert_eq!(trace.len(), 1, "step {step}: {trace:?}");
+        assert!(ran.iter().any(|e| e.starts_with("PACK")), "step {step}: {ran:?}");
+        crate::random::compare_with_clean(&s, false, &format!("step {step}"));
+    }
+    // A touch of everything runs every key edge; each re-hashes (the touch is within the
+    // racy window of the record before it) and none plans anything.
+    tick();
+    let all: Vec<String> = (0..6).map(|i| format!("assets/b{i}/b.bin")).collect();
+    s.touch_all(&all);
+    let (ran, trace) = traced(&s);
+    assert_eq!(ran.iter().filter(|e| *e == "packer gen").count(), trace.len());
+    assert!(trace.iter().all(|t| t["run"] == "touched" || t["run"] == "unchanged"), "{trace:?}");
+    assert!(!ran.iter().any(|e| e.starts_with("BLOB") || e.starts_with("PACK")), "{ran:?}");
+}
