@@ -16,7 +16,7 @@ use crate::stat::{self, Stat};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-const MAGIC: &str = "packer-gates-2";
+const MAGIC: &str = "packer-gates-3";
 
 /// Where the ledger lives, in the build directory.
 pub fn ledger_file(build_dir: &Path) -> PathBuf {
@@ -39,9 +39,56 @@ fn mode_name(mode: Mode) -> &'static str {
     }
 }
 
-/// Per key file: the key it holds, its stat, and when that stat was taken.
-struct Ledger {
-    files: HashMap<String, (String, Stat, i128)>,
+/// What the ledger knows of one key file.
+#[derive(Clone)]
+struct Entry {
+    /// The deciding key it holds.
+    key: String,
+    stat: Stat,
+    /// When that stat was taken.
+    taken: i128,
+    /// BLAKE3 of the bytes gen wrote (or compared and found) there.
+    digest: String,
+}
+
+/// gen's ledger of the key files, by file name (`7.key`).
+pub struct Ledger {
+    files: HashMap<String, Entry>,
+}
+
+impl Ledger {
+    /// The ledger of `build_dir` for `mode`; `None` when missing, damaged or of another mode.
+    pub fn load(build_dir: &Path, mode: Mode) -> Option<Ledger> {
+        load(&ledger_file(build_dir), mode)
+    }
+
+    /// The key a key file was last written with (the strong key in strict mode).
+    pub fn key(&self, name: &str) -> Option<&str> {
+        self.files.get(name).map(|e| e.key.as_str())
+    }
+
+    /// The BLAKE3 of the bytes gen last wrote to a key file.
+    pub fn digest(&self, name: &str) -> Option<&str> {
+        self.files.get(name).map(|e| e.digest.as_str())
+    }
+
+    /// Every key file it knows, with its key.
+    pub fn keys(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.files.iter().map(|(name, e)| (name.as_str(), e.key.as_str()))
+    }
+
+    /// Whether every key file it knows is still as gen last wrote or checked it (same size,
+    /// mtime and inode): what a change of the directory's mtime would have told of a
+    /// deletion or a replacement, and more, for a directory whose own stat is racily clean.
+    pub fn files_match(&self, keys_dir: &Path) -> bool {
+        let files: Vec<(&String, &Stat)> = self.files.iter().map(|(name, e)| (name, &e.stat)).collect();
+        let same =
+            crate::par::parallel_map(
+                &files,
+                |(name, st)| Ok(stat::of_path(&keys_dir.join(name)).as_ref() == Some(*st)),
+            );
+        !files.is_empty() && same.is_ok_and(|s| s.into_iter().all(|same| same))
+    }
 }
 
 fn load(path: &Path, mode: Mode) -> Option<Ledger> {
@@ -54,33 +101,16 @@ fn load(path: &Path, mode: Mode) -> Option<Ledger> {
     let mut files = HashMap::new();
     for line in lines {
         let f: Vec<&str> = line.split(' ').collect();
-        let [name, key, size, mtime, ino, taken] = f[..] else { return None };
-        let st = (size.parse().ok()?, mtime.parse().ok()?, ino.parse().ok()?);
-        files.insert(name.to_string(), (key.to_string(), st, taken.parse().ok()?));
+        let [name, key, size, mtime, ino, taken, digest] = f[..] else { return None };
+        let stat = (size.parse().ok()?, mtime.parse().ok()?, ino.parse().ok()?);
+        let entry = Entry { key: key.to_string(), stat, taken: taken.parse().ok()?, digest: digest.to_string() };
+        files.insert(name.to_string(), entry);
     }
     Some(Ledger { files })
 }
 
 fn name_of(path: &Path) -> String {
     path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
-}
-
-/// The key each key file was last written with, by file name (`7.key`), as the ledger
-/// records it: the strong key in strict mode. `None` without a usable ledger.
-pub fn recorded_keys(build_dir: &Path, mode: Mode) -> Option<HashMap<String, String>> {
-    let l = load(&ledger_file(build_dir), mode)?;
-    Some(l.files.into_iter().map(|(name, (key, _, _))| (name, key)).collect())
-}
-
-/// Whether every key file the ledger knows is still as gen last wrote or checked it (same
-/// size, mtime and inode): what a change of the directory's mtime would have told of a
-/// deletion or a replacement, and more, for a directory whose own stat is racily clean.
-pub fn files_match(build_dir: &Path, keys_dir: &Path, mode: Mode) -> bool {
-    let Some(l) = load(&ledger_file(build_dir), mode) else { return false };
-    let files: Vec<(&String, &Stat)> = l.files.iter().map(|(name, (_, st, _))| (name, st)).collect();
-    let same =
-        crate::par::parallel_map(&files, |(name, st)| Ok(stat::of_path(&keys_dir.join(name)).as_ref() == Some(*st)));
-    !files.is_empty() && same.is_ok_and(|s| s.into_iter().all(|same| same))
 }
 
 /// Whether [`write`] is given every key file, or some of them (gen's edit path): then the
@@ -115,28 +145,36 @@ pub struct Written {
 /// mtime is restored, the key file is newer than the edge's last run and the step runs.
 /// The last `late` files are restored after all the others (the pack, whose key depends on
 /// every other action's artifact).
+/// `ledger` is the ledger as gen loaded it (`Ledger::load`), if it did.
+#[allow(clippy::too_many_arguments)]
 pub fn write(
     build_dir: &Path,
     mode: Mode,
     scope: Scope,
+    ledger: Option<&Ledger>,
     files: &[(PathBuf, &ActionKey)],
     late: usize,
     restore: impl Fn(usize) -> bool + Sync,
 ) -> anyhow::Result<Written> {
     let ledger_path = ledger_file(build_dir);
-    let ledger = load(&ledger_path, mode);
-    let changed = crate::par::parallel_map(files, |(path, k)| {
-        let trusted = ledger.as_ref().is_some_and(|l| {
-            l.files.get(&name_of(path)).is_some_and(|(key, st, taken)| {
-                key == deciding_key(mode, k) && stat::settled(st.1, *taken) && stat::of_path(path).as_ref() == Some(st)
+    // Per file: the bytes to write, if they changed, and the digest of what it holds
+    // (`None`: trusted by the ledger, whose digest stands).
+    let decided = crate::par::parallel_map(files, |(path, k)| {
+        let trusted = ledger.is_some_and(|l| {
+            l.files.get(&name_of(path)).is_some_and(|e| {
+                e.key == deciding_key(mode, k)
+                    && stat::settled(e.stat.1, e.taken)
+                    && stat::of_path(path).as_ref() == Some(&e.stat)
             })
         });
         if trusted {
-            return Ok(None);
+            return Ok((None, None));
         }
         let bytes = canon::to_vec(&KeyFile::new(mode, k))?;
-        Ok((!fsutil::holds(path, &bytes)).then_some(bytes))
+        let digest = crate::hash::hash_bytes(&bytes);
+        Ok(((!fsutil::holds(path, &bytes)).then_some(bytes), Some(digest)))
     })?;
+    let (changed, digests): (Vec<Option<Vec<u8>>>, Vec<Option<String>>) = decided.into_iter().unzip();
     let mut written = Written::default();
     let mut before = Vec::new();
     for (i, ((path, _), bytes)) in files.iter().zip(changed).enumerate() {
@@ -164,19 +202,24 @@ pub fn write(
     let stats = crate::par::parallel_map(files, |(path, _)| Ok(stat::of_path(path)))?;
     // Each entry keeps the moment its stat was taken, so that the edit path's ledger (which
     // carries over the entries of files it did not write) never trusts an old racy stat.
-    let mut entries: std::collections::BTreeMap<String, (String, Stat, i128)> = match (scope, ledger) {
-        (Scope::Some, Some(l)) => l.files.into_iter().collect(),
+    let old = |name: &str| ledger.and_then(|l| l.files.get(name)).map(|e| e.digest.clone());
+    let mut entries: std::collections::BTreeMap<String, Entry> = match (scope, ledger) {
+        (Scope::Some, Some(l)) => l.files.iter().map(|(n, e)| (n.clone(), e.clone())).collect(),
         _ => Default::default(),
     };
-    for ((path, k), st) in files.iter().zip(stats) {
-        match st {
-            Some(st) => entries.insert(name_of(path), (deciding_key(mode, k).to_string(), st, taken)),
-            None => entries.remove(&name_of(path)),
+    for (((path, k), st), digest) in files.iter().zip(stats).zip(digests) {
+        let name = name_of(path);
+        match (st, digest.or_else(|| old(&name))) {
+            (Some(stat), Some(digest)) => {
+                entries.insert(name, Entry { key: deciding_key(mode, k).to_string(), stat, taken, digest })
+            }
+            _ => entries.remove(&name),
         };
     }
     let mut text = format!("{MAGIC} {}\n", mode_name(mode));
-    for (name, (key, (size, mtime, ino), taken)) in &entries {
-        text.push_str(&format!("{name} {key} {size} {mtime} {ino} {taken}\n"));
+    for (name, e) in &entries {
+        let (size, mtime, ino) = e.stat;
+        text.push_str(&format!("{name} {} {size} {mtime} {ino} {} {}\n", e.key, e.taken, e.digest));
     }
     // Best effort: without a ledger the next run compares bytes.
     if fsutil::write_if_changed(&ledger_path, text.as_bytes()).is_err() {
@@ -223,12 +266,27 @@ mod tests {
         let b = dir.path();
         let (a, c) = (keyed("a"), keyed("c"));
         let files = vec![(b.join("1.key"), &a), (b.join("2.key"), &c)];
-        assert_eq!(write(b, Mode::Strict, Scope::All, &files, 0, |_| false).unwrap().keys, 2);
+        assert_eq!(
+            write(b, Mode::Strict, Scope::All, Ledger::load(b, Mode::Strict).as_ref(), &files, 0, |_| false)
+                .unwrap()
+                .keys,
+            2
+        );
         age_ledger(b);
-        assert_eq!(write(b, Mode::Strict, Scope::All, &files, 0, |_| false).unwrap().keys, 0);
+        assert_eq!(
+            write(b, Mode::Strict, Scope::All, Ledger::load(b, Mode::Strict).as_ref(), &files, 0, |_| false)
+                .unwrap()
+                .keys,
+            0
+        );
         let c2 = keyed("c2");
         let files = vec![(b.join("1.key"), &a), (b.join("2.key"), &c2)];
-        assert_eq!(write(b, Mode::Strict, Scope::All, &files, 0, |_| false).unwrap().keys, 1);
+        assert_eq!(
+            write(b, Mode::Strict, Scope::All, Ledger::load(b, Mode::Strict).as_ref(), &files, 0, |_| false)
+                .unwrap()
+                .keys,
+            1
+        );
         let back: KeyFile = serde_json::from_slice(&std::fs::read(b.join("2.key")).unwrap()).unwrap();
         assert_eq!(back.keyed, c2);
     }
@@ -239,14 +297,24 @@ mod tests {
         let b = dir.path();
         let a = keyed("a");
         let files = vec![(b.join("1.key"), &a)];
-        write(b, Mode::Strict, Scope::All, &files, 0, |_| false).unwrap();
+        write(b, Mode::Strict, Scope::All, Ledger::load(b, Mode::Strict).as_ref(), &files, 0, |_| false).unwrap();
         age_ledger(b);
         // Damaged in place (same inode, new size and mtime), then deleted: both are rewritten.
         std::fs::write(b.join("1.key"), b"garbage").unwrap();
-        assert_eq!(write(b, Mode::Strict, Scope::All, &files, 0, |_| false).unwrap().keys, 1);
+        assert_eq!(
+            write(b, Mode::Strict, Scope::All, Ledger::load(b, Mode::Strict).as_ref(), &files, 0, |_| false)
+                .unwrap()
+                .keys,
+            1
+        );
         age_ledger(b);
         std::fs::remove_file(b.join("1.key")).unwrap();
-        assert_eq!(write(b, Mode::Strict, Scope::All, &files, 0, |_| false).unwrap().keys, 1);
+        assert_eq!(
+            write(b, Mode::Strict, Scope::All, Ledger::load(b, Mode::Strict).as_ref(), &files, 0, |_| false)
+                .unwrap()
+                .keys,
+            1
+        );
         // Damaged within the racy window without a trace in its stat (same size, mtime and
         // inode): the ledger was taken too soon after the write to vouch for it.
         let path = b.join("1.key");
@@ -254,7 +322,12 @@ mod tests {
         let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
         std::os::unix::fs::FileExt::write_all_at(&f, b"X", 0).unwrap();
         f.set_modified(before.modified().unwrap()).unwrap();
-        assert_eq!(write(b, Mode::Strict, Scope::All, &files, 0, |_| false).unwrap().keys, 1);
+        assert_eq!(
+            write(b, Mode::Strict, Scope::All, Ledger::load(b, Mode::Strict).as_ref(), &files, 0, |_| false)
+                .unwrap()
+                .keys,
+            1
+        );
     }
 
     #[test]
@@ -262,7 +335,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let b = dir.path();
         let (a, c) = (keyed("a"), keyed("c"));
-        write(b, Mode::Strict, Scope::All, &[(b.join("1.key"), &a), (b.join("2.key"), &a)], 0, |_| false).unwrap();
+        write(
+            b,
+            Mode::Strict,
+            Scope::All,
+            Ledger::load(b, Mode::Strict).as_ref(),
+            &[(b.join("1.key"), &a), (b.join("2.key"), &a)],
+            0,
+            |_| false,
+        )
+        .unwrap();
         let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
         for k in ["1.key", "2.key"] {
             std::fs::File::options().write(true).open(b.join(k)).unwrap().set_modified(old).unwrap();
@@ -272,8 +354,16 @@ mod tests {
             order.lock().unwrap().push(i);
             i == 0
         };
-        let done =
-            write(b, Mode::Strict, Scope::All, &[(b.join("1.key"), &c), (b.join("2.key"), &c)], 1, restore).unwrap();
+        let done = write(
+            b,
+            Mode::Strict,
+            Scope::All,
+            Ledger::load(b, Mode::Strict).as_ref(),
+            &[(b.join("1.key"), &c), (b.join("2.key"), &c)],
+            1,
+            restore,
+        )
+        .unwrap();
         assert_eq!(done, Written { keys: 2, restored: 1, opened: vec![1] });
         assert_eq!(*order.lock().unwrap(), [0, 1], "the late one after the others");
         let mtime = |k: &str| std::fs::metadata(b.join(k)).unwrap().modified().unwrap();
@@ -291,10 +381,20 @@ mod tests {
         let b = dir.path();
         let a = keyed("a");
         let files = vec![(b.join("1.key"), &a)];
-        write(b, Mode::Strict, Scope::All, &files, 0, |_| false).unwrap();
+        write(b, Mode::Strict, Scope::All, Ledger::load(b, Mode::Strict).as_ref(), &files, 0, |_| false).unwrap();
         age_ledger(b);
-        assert_eq!(write(b, Mode::NonStrict, Scope::All, &files, 0, |_| false).unwrap().keys, 1);
-        std::fs::write(ledger_file(b), "packer-gates-2 non-strict\n1.key x\n").unwrap();
-        assert_eq!(write(b, Mode::NonStrict, Scope::All, &files, 0, |_| false).unwrap().keys, 0);
+        assert_eq!(
+            write(b, Mode::NonStrict, Scope::All, Ledger::load(b, Mode::NonStrict).as_ref(), &files, 0, |_| false)
+                .unwrap()
+                .keys,
+            1
+        );
+        std::fs::write(ledger_file(b), "packer-gates-3 non-strict\n1.key x\n").unwrap();
+        assert_eq!(
+            write(b, Mode::NonStrict, Scope::All, Ledger::load(b, Mode::NonStrict).as_ref(), &files, 0, |_| false)
+                .unwrap()
+                .keys,
+            0
+        );
     }
 }

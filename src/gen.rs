@@ -165,7 +165,9 @@ fn plan_and_write(dir: &Path, opts: &Options, build_dir: &Path) -> anyhow::Resul
     // The key directory, just written by gen's last run, is racily clean for a moment: the
     // ledger's stat of every key file then tells whether one was deleted or changed.
     let keys_rel = opts.keys_dir();
-    let vouch = |p: &str| p == keys_rel && gates::files_match(&build_dir, &dir.join(&keys_rel), opts.mode);
+    let ledger = std::sync::OnceLock::new();
+    let ledger_of = || ledger.get_or_init(|| gates::Ledger::load(&build_dir, opts.mode));
+    let vouch = |p: &str| p == keys_rel && ledger_of().as_ref().is_some_and(|l| l.files_match(&dir.join(&keys_rel)));
     match genstate::check(dir, &opts.build_dir, &state_options, &used, &vouch) {
         genstate::Check::Unchanged => {
             trace(&Trace { run: "unchanged", ..Trace::default() });
@@ -174,8 +176,10 @@ fn plan_and_write(dir: &Path, opts: &Options, build_dir: &Path) -> anyhow::Resul
         genstate::Check::Touched(touched) if !touched.edited.is_empty() => {
             let checked = began.elapsed();
             let fp = prints.into_inner().unwrap_or_else(|| Fingerprints::load(dir));
-            if let Some(report) = edit(dir, opts, fp, touched, (began, checked))? {
-                return Ok(report);
+            if let Some(ledger) = ledger_of() {
+                if let Some(report) = edit(dir, opts, fp, ledger, touched, (began, checked))? {
+                    return Ok(report);
+                }
             }
         }
         genstate::Check::Touched(touched) => {
@@ -238,7 +242,8 @@ fn plan_and_write(dir: &Path, opts: &Options, build_dir: &Path) -> anyhow::Resul
             restorer.pack(&planned, &p.pack)
         }
     };
-    let written = gates::write(&build_dir, opts.mode, gates::Scope::All, &key_files, 1, restore)?;
+    let ledger = gates::Ledger::load(&build_dir, opts.mode);
+    let written = gates::write(&build_dir, opts.mode, gates::Scope::All, ledger.as_ref(), &key_files, 1, restore)?;
     report.pack_key_opened = written.opened.contains(&(key_files.len() - 1));
     for k in 0..manifest.shards.len() as u32 {
         stamp(&build_dir, k, false)?;
@@ -384,6 +389,7 @@ fn edit(
     dir: &Path,
     opts: &Options,
     mut fp: Fingerprints,
+    ledger: &gates::Ledger,
     touched: genstate::Touched,
     (began, checked): (std::time::Instant, std::time::Duration),
 ) -> anyhow::Result<Option<Report>> {
@@ -392,18 +398,18 @@ fn edit(
     let keys_dir = dir.join(opts.keys_dir());
     let edited: std::collections::HashMap<&str, &str> =
         touched.edited.iter().map(|e| (e.path.as_str(), e.hash.as_str())).collect();
-    let Some(rekeyed) = replan::rekey(&build_dir, &keys_dir, opts.mode, &edited) else { return Ok(None) };
+    let Some(rekeyed) = replan::rekey(&build_dir, &keys_dir, opts.mode, ledger, &edited) else { return Ok(None) };
     phases.push(("re-keyed", began.elapsed()));
     // The pack's restore needs every asset's planned strong key: the new ones, and the
     // ledger's for the others (no restore of the pack when it lacks one).
-    let recorded = gates::recorded_keys(&build_dir, opts.mode).unwrap_or_default();
     let new: std::collections::HashMap<u64, &str> =
         rekeyed.assets.iter().map(|(id, k, _)| (*id, k.strong.as_str())).collect();
     let planned: Option<Vec<(u64, String)>> = rekeyed
         .all
         .iter()
         .map(|id| {
-            Some((*id, new.get(id).map(|k| k.to_string()).or_else(|| recorded.get(&format!("{id}.key")).cloned())?))
+            let key = new.get(id).copied().or_else(|| ledger.key(&format!("{id}.key")))?;
+            Some((*id, key.to_string()))
         })
         .collect();
     let mut key_files: Vec<(PathBuf, &ActionKey)> =
@@ -421,7 +427,7 @@ fn edit(
         (None, None) => false,
     };
     let late = key_files.len() - n;
-    let written = gates::write(&build_dir, opts.mode, gates::Scope::Some, &key_files, late, restore)?;
+    let written = gates::write(&build_dir, opts.mode, gates::Scope::Some, Some(ledger), &key_files, late, restore)?;
     let pack_key_opened = late > 0 && written.opened.contains(&(key_files.len() - 1));
     phases.push(("keys", began.elapsed()));
     for f in &touched.refreshed {

@@ -15,11 +15,12 @@
 //! dependency order, each with its dependants and its sources' project paths in key order.
 //! Assets of a type that discovers inputs inside its files (a Tiled map's tilesets) are
 //! marked: an edit of their files may change the graph, so those files are structure and
-//! never reach this path. A key file is used only when it is consistent (its keys are its
-//! document's) and holds the key gen's ledger says it wrote; anything unexpected returns
-//! `None` and gen plans in full.
+//! never reach this path. A key file is used only when it holds the very bytes gen's ledger
+//! says it wrote (their BLAKE3) with the key it recorded; anything unexpected returns `None`
+//! and gen plans in full.
 
 use crate::fsutil;
+use crate::gates::Ledger;
 use crate::keys::{action_name, ActionKey, KeyFile, Mode};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -99,16 +100,20 @@ pub struct Rekeyed {
     pub all: Vec<u64>,
 }
 
-/// A key file gen wrote, if it is consistent and holds the key the ledger records for it.
-fn trusted_key_file(path: &Path, mode: Mode, recorded: &HashMap<String, String>) -> Option<KeyFile> {
-    let kf: KeyFile = serde_json::from_slice(&fsutil::read_regular(path).ok()?).ok()?;
+/// A key file, if it holds the very bytes gen last wrote there (the ledger's digest) and
+/// the key the ledger records for it.
+fn trusted_key_file(path: &Path, mode: Mode, ledger: &Ledger) -> Option<KeyFile> {
+    let bytes = fsutil::read_regular(path).ok()?;
     let name = path.file_name()?.to_str()?;
+    if ledger.digest(name) != Some(crate::hash::hash_bytes(&bytes).as_str()) {
+        return None;
+    }
+    let kf: KeyFile = serde_json::from_slice(&bytes).ok()?;
     let deciding = match mode {
         Mode::Strict => &kf.keyed.strong,
         Mode::NonStrict => &kf.keyed.weak,
     };
-    let consistent = kf.mode == mode && kf.keyed.doc.keys() == (kf.keyed.strong.clone(), kf.keyed.weak.clone());
-    (consistent && recorded.get(name) == Some(deciding)).then_some(kf)
+    (kf.mode == mode && ledger.key(name) == Some(deciding.as_str())).then_some(kf)
 }
 
 /// Sets the strong key of each re-keyed dependency in a document's `dependencies-strong`.
@@ -127,10 +132,15 @@ fn update_dependencies(doc: &mut crate::keys::KeyDoc, strong: &HashMap<String, S
 /// The new keys after `edited` (project path → new BLAKE3) changed, from the key files in
 /// `keys_dir` and the plan index in `build_dir`; `None` when this path cannot vouch for the
 /// result (no index, a path it does not know, a key file not as gen wrote it).
-pub fn rekey(build_dir: &Path, keys_dir: &Path, mode: Mode, edited: &HashMap<&str, &str>) -> Option<Rekeyed> {
+pub fn rekey(
+    build_dir: &Path,
+    keys_dir: &Path,
+    mode: Mode,
+    ledger: &Ledger,
+    edited: &HashMap<&str, &str>,
+) -> Option<Rekeyed> {
     let text = String::from_utf8(fsutil::read_regular(&index_file(build_dir)).ok()?).ok()?;
     let index = parse_index(&text)?;
-    let recorded = crate::gates::recorded_keys(build_dir, mode)?;
     let at: HashMap<u64, usize> = index.iter().enumerate().map(|(i, e)| (e.id, i)).collect();
     let mut dirty = vec![false; index.len()];
     let mut owned = 0;
@@ -163,7 +173,7 @@ pub fn rekey(build_dir: &Path, keys_dir: &Path, mode: Mode, edited: &HashMap<&st
     let mut strong: HashMap<String, String> = HashMap::new();
     let mut assets = Vec::new();
     for e in index.iter().zip(&dirty).filter(|(_, d)| **d).map(|(e, _)| e) {
-        let kf = trusted_key_file(&keys_dir.join(format!("{}.key", e.id)), mode, &recorded)?;
+        let kf = trusted_key_file(&keys_dir.join(format!("{}.key", e.id)), mode, ledger)?;
         let mut doc = kf.keyed.doc;
         if let Some(paths) = &e.sources {
             if paths.len() != doc.sources.len() {
@@ -187,7 +197,7 @@ pub fn rekey(build_dir: &Path, keys_dir: &Path, mode: Mode, edited: &HashMap<&st
     let pack = match mode {
         Mode::NonStrict => None,
         Mode::Strict => {
-            let kf = trusted_key_file(&keys_dir.join("pack.key"), mode, &recorded)?;
+            let kf = trusted_key_file(&keys_dir.join("pack.key"), mode, ledger)?;
             let mut doc = kf.keyed.doc;
             update_dependencies(&mut doc, &strong)?;
             Some(doc.keyed())
