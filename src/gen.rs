@@ -129,8 +129,9 @@ pub fn run(dir: &Path, opts: &Options) -> anyhow::Result<Report> {
         "the build directory",
     )?;
     // Several of gen's edges may be out of date in one Ninja run (a touch of every source
-    // dirties every key edge): each gen checks the structure and its own edge's sources
-    // (see `plan_and_write`), never skips them because another gen ran before it.
+    // dirties every key edge): each checks everything again, because an input may have
+    // changed since the one before (Ninja 1.12 and later record a restat edge's start time,
+    // so an edit it did not see would stay unseen).
     let report = plan_and_write(dir, opts, &build_dir)?;
     if let Some(k) = opts.key_shard {
         // Ninja re-stats only this key edge's outputs: the pack must learn of a new pack key
@@ -167,12 +168,7 @@ fn plan_and_write(dir: &Path, opts: &Options, build_dir: &Path) -> anyhow::Resul
     let ledger = std::sync::OnceLock::new();
     let ledger_of = || ledger.get_or_init(|| gates::Ledger::load(&build_dir, opts.mode));
     let vouch = |p: &str| p == keys_rel && ledger_of().as_ref().is_some_and(|l| l.files_match(&dir.join(&keys_rel)));
-    // Run by key edge k, gen looks at the structure and that edge's sources only: Ninja runs
-    // each out-of-date key edge, and each gen must see its own edge's inputs as they are
-    // after the edge started (Ninja 1.12 and later record a restat edge's start time); the
-    // other edges' sources are their own gen's to check.
-    let only = opts.key_shard.map(|k| k as usize);
-    match genstate::check(dir, &opts.build_dir, &state_options, only, &used, &vouch) {
+    match genstate::check(dir, &opts.build_dir, &state_options, &used, &vouch) {
         genstate::Check::Unchanged => {
             trace(&Trace { run: "unchanged", ..Trace::default() });
             return Ok(Report { unchanged: true, ..Report::default() });
@@ -615,12 +611,7 @@ fn record_state(
     // compare); while racily clean it is vouched for by a listing against the ledger.
     inputs.push(opts.keys_dir());
     let structure = inputs.len();
-    let mut shards = Vec::with_capacity(manifest.shards.len());
-    for shard in &manifest.shards {
-        let before = inputs.len();
-        inputs.extend(shard.content.iter().filter(keep).cloned());
-        shards.push(inputs.len() - before);
-    }
+    inputs.extend(manifest.shards.iter().flat_map(|s| &s.content).filter(keep).cloned());
     let build_dir = dir.join(&opts.build_dir);
     let index = replan::index_file(&build_dir);
     fsutil::write_if_changed(&index, plan_index(p).as_bytes())?;
@@ -629,7 +620,7 @@ fn record_state(
     outputs.push(crate::fingerprint::FILE.to_string());
     outputs.push(format!("{}/{}", opts.build_dir, index.file_name().and_then(|n| n.to_str()).unwrap_or_default()));
     outputs.extend(opts.depfile.clone());
-    genstate::record(dir, &opts.build_dir, &genstate::GenState { options, inputs, structure, shards, outputs });
+    genstate::record(dir, &opts.build_dir, &genstate::GenState { options, inputs, structure, outputs });
     Ok(())
 }
 

@@ -18,7 +18,7 @@ use crate::stat::{self, now_ns, Stat};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-const MAGIC: &str = "packer-gen-state-5";
+const MAGIC: &str = "packer-gen-state-4";
 
 /// What gen recorded: the options it ran with, when, and the files behind its output.
 pub struct GenState {
@@ -27,39 +27,7 @@ pub struct GenState {
     pub inputs: Vec<String>,
     /// How many of `inputs` are structure.
     pub structure: usize,
-    /// How many content sources each key edge has, in order (they follow the structure in
-    /// `inputs`); empty: one group.
-    pub shards: Vec<usize>,
     pub outputs: Vec<String>,
-}
-
-/// How the recorded inputs are grouped: the structure first, then each key edge's sources.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-struct Layout {
-    structure: usize,
-    shards: Vec<usize>,
-}
-
-impl Layout {
-    /// Which key edge's source input `i` is (`None`: structure, or no shards recorded).
-    fn shard_of(&self, i: usize) -> Option<usize> {
-        let mut at = self.structure;
-        if i < at {
-            return None;
-        }
-        for (k, n) in self.shards.iter().enumerate() {
-            at += n;
-            if i < at {
-                return Some(k);
-            }
-        }
-        None
-    }
-
-    fn text(&self) -> String {
-        let shards: Vec<String> = self.shards.iter().map(usize::to_string).collect();
-        format!("{}\0{}", self.structure, shards.join(","))
-    }
 }
 
 /// Where the state lives.
@@ -108,7 +76,7 @@ pub struct Touched {
     options: String,
     taken: i128,
     n_inputs: usize,
-    layout: Layout,
+    structure: usize,
     /// Every recorded path with its stat now.
     entries: Vec<(String, Stat)>,
     /// The inputs that were re-hashed and hold the same bytes.
@@ -134,7 +102,7 @@ impl Touched {
             }
         }
         let paths = self.entries.iter().map(|(p, _)| p.as_str());
-        let text = render(&self.options, self.taken, self.n_inputs, &self.layout, paths.zip(stats));
+        let text = render(&self.options, self.taken, self.n_inputs, self.structure, paths.zip(stats));
         let _ = fsutil::write_if_changed(&file(dir, build_dir), text.as_bytes());
     }
 }
@@ -151,13 +119,10 @@ struct Entry<'a> {
 /// but racily clean (a directory gen itself just wrote into) counts as unchanged when
 /// `vouch(path)` says so. The first real difference in the structure stops every worker, so a
 /// run that is going to be a full one anyway does not pay for statting everything first.
-/// With `only`, the sources of the other key edges are not looked at (a gen run by key edge
-/// `only`: the others' edges run their own gen; see `gen.rs`).
 pub fn check(
     dir: &Path,
     build_dir: &str,
     options: &str,
-    only: Option<usize>,
     used: &(dyn Fn(&str) -> Option<String> + Sync),
     vouch: &(dyn Fn(&str) -> bool + Sync),
 ) -> Check {
@@ -165,9 +130,7 @@ pub fn check(
     let Some(text) = fsutil::read_regular(&file(dir, build_dir)).ok().and_then(|b| String::from_utf8(b).ok()) else {
         return Check::Changed;
     };
-    let Some((taken, n_inputs, layout, entries)) = parse(&text, options) else { return Check::Changed };
-    let structure = layout.structure;
-    let only = only.filter(|k| *k < layout.shards.len());
+    let Some((taken, n_inputs, structure, entries)) = parse(&text, options) else { return Check::Changed };
     let (inputs, outputs) = entries.split_at(n_inputs);
     // Outputs (a handful) must match exactly.
     if outputs.iter().any(|e| stat(dir, e.path) != Some(e.stat)) {
@@ -177,7 +140,7 @@ pub fn check(
     let seen = std::sync::Mutex::new((Vec::new(), Vec::new()));
     let numbered: Vec<(usize, &Entry)> = inputs.iter().enumerate().collect();
     let checked = crate::par::parallel_map(&numbered, |&(i, e)| {
-        if differs.load(Ordering::Relaxed) || (only.is_some() && layout.shard_of(i).is_some_and(|k| Some(k) != only)) {
+        if differs.load(Ordering::Relaxed) {
             return Ok(());
         }
         // An input modified shortly before the record was taken may have changed again since
@@ -223,7 +186,7 @@ pub fn check(
         options: options.to_string(),
         taken: started,
         n_inputs,
-        layout,
+        structure,
         entries,
         refreshed,
         edited,
@@ -254,7 +217,7 @@ fn rehash(path: &Path) -> Option<(Stat, String)> {
 }
 
 /// The recorded entries, if the state is whole and was taken with these options.
-fn parse<'a>(text: &'a str, options: &str) -> Option<(i128, usize, Layout, Vec<Entry<'a>>)> {
+fn parse<'a>(text: &'a str, options: &str) -> Option<(i128, usize, usize, Vec<Entry<'a>>)> {
     let mut parts = text.split('\0');
     if parts.next()? != MAGIC || parts.next()? != options {
         return None;
@@ -262,28 +225,22 @@ fn parse<'a>(text: &'a str, options: &str) -> Option<(i128, usize, Layout, Vec<E
     let taken = parts.next()?.parse::<i128>().ok()?;
     let n_inputs = parts.next()?.parse::<usize>().ok()?;
     let structure = parts.next()?.parse::<usize>().ok()?;
-    let shards = match parts.next()? {
-        "" => Vec::new(),
-        list => list.split(',').map(|n| n.parse().ok()).collect::<Option<Vec<usize>>>()?,
-    };
-    let layout = Layout { structure, shards };
     let mut entries = Vec::new();
     while let Some(path) = parts.next().filter(|p| !p.is_empty()) {
         let (size, mtime, ino) = (parts.next()?, parts.next()?, parts.next()?);
         entries.push(Entry { path, stat: (size.parse().ok()?, mtime.parse().ok()?, ino.parse().ok()?) });
     }
-    let grouped = layout.shards.is_empty() || structure + layout.shards.iter().sum::<usize>() == n_inputs;
-    (structure <= n_inputs && n_inputs <= entries.len() && grouped).then_some((taken, n_inputs, layout, entries))
+    (structure <= n_inputs && n_inputs <= entries.len()).then_some((taken, n_inputs, structure, entries))
 }
 
 fn render<'a>(
     options: &str,
     taken: i128,
     n_inputs: usize,
-    layout: &Layout,
+    structure: usize,
     entries: impl Iterator<Item = (&'a str, Stat)>,
 ) -> String {
-    let mut text = format!("{MAGIC}\0{options}\0{taken}\0{n_inputs}\0{}", layout.text());
+    let mut text = format!("{MAGIC}\0{options}\0{taken}\0{n_inputs}\0{structure}");
     for (p, (size, mtime, ino)) in entries {
         text.push_str(&format!("\0{p}\0{size}\0{mtime}\0{ino}"));
     }
@@ -303,7 +260,7 @@ pub fn record(dir: &Path, build_dir: &str, state: &GenState) {
         &state.options,
         taken,
         state.inputs.len(),
-        &Layout { structure: state.structure, shards: state.shards.clone() },
+        state.structure,
         paths.into_iter().zip(stats.into_iter().flatten()),
     );
     let _ = fsutil::write_if_changed(&file(dir, build_dir), text.as_bytes());
@@ -324,7 +281,6 @@ mod tests {
             options: "opts".into(),
             inputs: vec!["a".into(), "b".into()],
             structure: 2,
-            shards: Vec::new(),
             outputs: vec!["out".into()],
         }
     }
@@ -350,7 +306,7 @@ mod tests {
     }
 
     fn unchanged(dir: &Path, options: &str) -> bool {
-        matches!(check(dir, "build", options, None, &used, &no), Check::Unchanged)
+        matches!(check(dir, "build", options, &used, &no), Check::Unchanged)
     }
 
     #[test]
@@ -361,11 +317,11 @@ mod tests {
         assert!(unchanged(dir, "opts"));
         assert!(!unchanged(dir, "other opts"));
         put(dir, "b", b"yy");
-        assert!(matches!(check(dir, "build", "opts", None, &used, &no), Check::Changed), "a changed input");
+        assert!(matches!(check(dir, "build", "opts", &used, &no), Check::Changed), "a changed input");
         record(dir, "build", &state());
         assert!(unchanged(dir, "opts"));
         std::fs::remove_file(dir.join("out")).unwrap();
-        assert!(matches!(check(dir, "build", "opts", None, &used, &no), Check::Changed), "a missing output");
+        assert!(matches!(check(dir, "build", "opts", &used, &no), Check::Changed), "a missing output");
     }
 
     #[test]
@@ -375,22 +331,17 @@ mod tests {
         record(dir, "build", &state());
         let later = std::time::SystemTime::now() - std::time::Duration::from_secs(30);
         std::fs::File::options().write(true).open(dir.join("a")).unwrap().set_modified(later).unwrap();
-        let Check::Touched(t) = check(dir, "build", "opts", None, &used, &no) else {
-            panic!("a touch is not a change")
-        };
+        let Check::Touched(t) = check(dir, "build", "opts", &used, &no) else { panic!("a touch is not a change") };
         assert_eq!(t.refreshed.iter().map(|r| r.path.as_str()).collect::<Vec<_>>(), ["a"]);
         t.record(dir, "build", &[]);
         assert!(unchanged(dir, "opts"), "recorded anew: the next run stops at once");
         // The same touch, but gen never knew what the file held: a full run.
         std::fs::File::options().write(true).open(dir.join("b")).unwrap().set_modified(later).unwrap();
-        assert!(matches!(
-            check(dir, "build", "opts", None, &|p| (p == "a").then(|| used(p)).flatten(), &no),
-            Check::Changed
-        ));
+        assert!(matches!(check(dir, "build", "opts", &|p| (p == "a").then(|| used(p)).flatten(), &no), Check::Changed));
         // A touched output is always a change: gen must look at what it wrote.
         record(dir, "build", &state());
         std::fs::File::options().write(true).open(dir.join("out")).unwrap().set_modified(later).unwrap();
-        assert!(matches!(check(dir, "build", "opts", None, &used, &no), Check::Changed));
+        assert!(matches!(check(dir, "build", "opts", &used, &no), Check::Changed));
     }
 
     #[test]
@@ -401,7 +352,7 @@ mod tests {
         put(dir, "elsewhere", b"x");
         std::fs::remove_file(dir.join("a")).unwrap();
         std::os::unix::fs::symlink(dir.join("elsewhere"), dir.join("a")).unwrap();
-        assert!(matches!(check(dir, "build", "opts", None, &used, &no), Check::Changed), "same bytes, but a link");
+        assert!(matches!(check(dir, "build", "opts", &used, &no), Check::Changed), "same bytes, but a link");
     }
 
     #[test]
@@ -410,9 +361,9 @@ mod tests {
         let dir = d.path();
         std::fs::write(dir.join("a"), b"x").unwrap(); // modified just now
         record(dir, "build", &state());
-        assert!(matches!(check(dir, "build", "opts", None, &used, &no), Check::Touched(_)), "re-hashed, not trusted");
+        assert!(matches!(check(dir, "build", "opts", &used, &no), Check::Touched(_)), "re-hashed, not trusted");
         std::fs::write(dir.join("a"), b"z").unwrap(); // same size, maybe the same mtime tick
-        assert!(matches!(check(dir, "build", "opts", None, &used, &no), Check::Changed), "racily clean and different");
+        assert!(matches!(check(dir, "build", "opts", &used, &no), Check::Changed), "racily clean and different");
         put(dir, "a", b"x");
         record(dir, "build", &state());
         let text = std::fs::read_to_string(file(dir, "build")).unwrap();
@@ -429,19 +380,19 @@ mod tests {
         let content = GenState { structure: 1, ..state() };
         record(dir, "build", &content);
         put(dir, "b", b"yy");
-        let Check::Touched(t) = check(dir, "build", "opts", None, &used, &no) else { panic!("b is content") };
+        let Check::Touched(t) = check(dir, "build", "opts", &used, &no) else { panic!("b is content") };
         assert!(t.refreshed.is_empty());
         let edited: Vec<(&str, &str)> = t.edited.iter().map(|e| (e.path.as_str(), e.hash.as_str())).collect();
         assert_eq!(edited, [("b", crate::hash::hash_bytes(b"yy").as_str())]);
         t.record(dir, "build", &[]);
         // Recorded with b's new stat: only gen's fingerprints still say "x" for it.
-        assert!(matches!(check(dir, "build", "opts", None, &used, &no), Check::Unchanged));
+        assert!(matches!(check(dir, "build", "opts", &used, &no), Check::Unchanged));
         put(dir, "a", b"zz");
-        assert!(matches!(check(dir, "build", "opts", None, &used, &no), Check::Changed), "a is structure");
+        assert!(matches!(check(dir, "build", "opts", &used, &no), Check::Changed), "a is structure");
         // A deleted content source is a change of the graph too: gen reports it.
         record(dir, "build", &content);
         std::fs::remove_file(dir.join("b")).unwrap();
-        assert!(matches!(check(dir, "build", "opts", None, &used, &no), Check::Changed));
+        assert!(matches!(check(dir, "build", "opts", &used, &no), Check::Changed));
     }
 
     #[test]
@@ -451,29 +402,12 @@ mod tests {
         std::fs::create_dir(dir.join("keys")).unwrap();
         let state = GenState { inputs: vec!["a".into(), "keys".into()], ..state() };
         record(dir, "build", &state);
-        assert!(matches!(check(dir, "build", "opts", None, &used, &no), Check::Changed), "just written: racy");
-        assert!(matches!(check(dir, "build", "opts", None, &used, &|p| p == "keys"), Check::Unchanged));
+        assert!(matches!(check(dir, "build", "opts", &used, &no), Check::Changed), "just written: racy");
+        assert!(matches!(check(dir, "build", "opts", &used, &|p| p == "keys"), Check::Unchanged));
         std::fs::write(dir.join("keys/k"), b"k").unwrap();
         assert!(
-            matches!(check(dir, "build", "opts", None, &used, &|p| p == "keys"), Check::Changed),
+            matches!(check(dir, "build", "opts", &used, &|p| p == "keys"), Check::Changed),
             "a stat that changed is never vouched for"
         );
-    }
-
-    #[test]
-    fn a_check_for_one_key_edge_looks_at_its_sources_and_the_structure_only() {
-        let d = project();
-        let dir = d.path();
-        put(dir, "c", b"x");
-        let sharded =
-            GenState { inputs: vec!["a".into(), "b".into(), "c".into()], structure: 1, shards: vec![1, 1], ..state() };
-        record(dir, "build", &sharded);
-        put(dir, "c", b"cc"); // key edge 1's source
-        let only = |k| check(dir, "build", "opts", Some(k), &|p| (p != "c").then(|| used(p)).flatten(), &no);
-        assert!(matches!(only(0), Check::Unchanged), "key edge 0 does not look at c");
-        assert!(matches!(only(1), Check::Changed), "key edge 1 does");
-        assert!(matches!(check(dir, "build", "opts", None, &used, &no), Check::Changed), "nor does a full check");
-        put(dir, "a", b"aa"); // structure: every key edge looks
-        assert!(matches!(only(0), Check::Changed));
     }
 }
