@@ -192,12 +192,14 @@ pub fn write(
     let (early, last) = before.split_at(split);
     let mut restored = crate::par::parallel_map(early, |&(i, _)| Ok(restore(i)))?;
     restored.extend(last.iter().map(|&(i, _)| restore(i)));
+    let mut shut = std::collections::HashSet::new();
     for ((i, mtime), _) in before.iter().zip(restored).filter(|(_, r)| *r) {
         let f = std::fs::File::options().write(true).open(&files[*i].0)?;
         f.set_modified(*mtime)?;
         written.restored += 1;
-        written.opened.retain(|o| o != i);
+        shut.insert(*i);
     }
+    written.opened.retain(|o| !shut.contains(o));
     let taken = stat::now_ns();
     let stats = crate::par::parallel_map(files, |(path, _)| Ok(stat::of_path(path)))?;
     // Each entry keeps the moment its stat was taken, so that the edit path's ledger (which

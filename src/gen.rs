@@ -155,7 +155,6 @@ fn stamp(build_dir: &Path, k: u32, bump: bool) -> anyhow::Result<()> {
 
 /// gen's work once it holds the lock: the fast paths, else a full plan.
 fn plan_and_write(dir: &Path, opts: &Options, build_dir: &Path) -> anyhow::Result<Report> {
-    let build_dir = build_dir.to_path_buf();
     let state_options = state_options(opts);
     let began = std::time::Instant::now();
     // The fingerprints are read only if an input's stat changed: they hold the hash of the
@@ -166,7 +165,7 @@ fn plan_and_write(dir: &Path, opts: &Options, build_dir: &Path) -> anyhow::Resul
     // ledger's stat of every key file then tells whether one was deleted or changed.
     let keys_rel = opts.keys_dir();
     let ledger = std::sync::OnceLock::new();
-    let ledger_of = || ledger.get_or_init(|| gates::Ledger::load(&build_dir, opts.mode));
+    let ledger_of = || ledger.get_or_init(|| gates::Ledger::load(build_dir, opts.mode));
     let vouch = |p: &str| p == keys_rel && ledger_of().as_ref().is_some_and(|l| l.files_match(&dir.join(&keys_rel)));
     match genstate::check(dir, &opts.build_dir, &state_options, &used, &vouch) {
         genstate::Check::Unchanged => {
@@ -236,17 +235,18 @@ fn plan_and_write(dir: &Path, opts: &Options, build_dir: &Path) -> anyhow::Resul
     let restorer = Restorer::new(dir, opts);
     let restore = |i: usize| match p.ws.assets.get(i) {
         Some(a) => restorer.asset(a.id, &p.keys[i], !p.graph.deps[i].is_empty()),
+        None if restorer.left_to_a_step() => false,
         None => {
             let planned: Vec<(u64, &str)> =
                 p.ws.assets.iter().zip(&p.keys).map(|(a, k)| (a.id, k.strong.as_str())).collect();
             restorer.pack(&planned, &p.pack)
         }
     };
-    let ledger = gates::Ledger::load(&build_dir, opts.mode);
-    let written = gates::write(&build_dir, opts.mode, gates::Scope::All, ledger.as_ref(), &key_files, 1, restore)?;
+    // The one the check may have loaded already (gen holds the lock: it is as it was).
+    let written = gates::write(build_dir, opts.mode, gates::Scope::All, ledger_of().as_ref(), &key_files, 1, restore)?;
     report.pack_key_opened = written.opened.contains(&(key_files.len() - 1));
     for k in 0..manifest.shards.len() as u32 {
-        stamp(&build_dir, k, false)?;
+        stamp(build_dir, k, false)?;
     }
     report.keys_rewritten = written.keys;
     report.restored = written.restored;
@@ -327,6 +327,10 @@ impl Restorer {
         }
     }
 
+    fn left_to_a_step(&self) -> bool {
+        self.left_to_a_step.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Restores an asset's artifact for its new key, if it has no dependencies and the cache
     /// holds it.
     fn asset(&self, id: u64, key: &ActionKey, has_deps: bool) -> bool {
@@ -344,7 +348,7 @@ impl Restorer {
     /// the pack's planned key is the one its step would compute from the records.
     fn pack(&self, planned: &[(u64, &str)], pack: &ActionKey) -> bool {
         let Some(cache) = self.cache.as_ref().filter(|_| self.mode == Mode::Strict) else { return false };
-        if self.left_to_a_step.load(std::sync::atomic::Ordering::Relaxed) {
+        if self.left_to_a_step() {
             return false;
         }
         let settled = crate::par::parallel_map(planned, |(id, _)| {
@@ -400,18 +404,6 @@ fn edit(
         touched.edited.iter().map(|e| (e.path.as_str(), e.hash.as_str())).collect();
     let Some(rekeyed) = replan::rekey(&build_dir, &keys_dir, opts.mode, ledger, &edited) else { return Ok(None) };
     phases.push(("re-keyed", began.elapsed()));
-    // The pack's restore needs every asset's planned strong key: the new ones, and the
-    // ledger's for the others (no restore of the pack when it lacks one).
-    let new: std::collections::HashMap<u64, &str> =
-        rekeyed.assets.iter().map(|(id, k, _)| (*id, k.strong.as_str())).collect();
-    let planned: Option<Vec<(u64, String)>> = rekeyed
-        .all
-        .iter()
-        .map(|id| {
-            let key = new.get(id).copied().or_else(|| ledger.key(&format!("{id}.key")))?;
-            Some((*id, key.to_string()))
-        })
-        .collect();
     let mut key_files: Vec<(PathBuf, &ActionKey)> =
         rekeyed.assets.iter().map(|(id, k, _)| (keys_dir.join(format!("{id}.key")), k)).collect();
     key_files.extend(rekeyed.pack.iter().map(|k| (keys_dir.join("pack.key"), k)));
@@ -420,9 +412,21 @@ fn edit(
     let restore = |i: usize| match (rekeyed.assets.get(i), &rekeyed.pack) {
         (Some((id, k, has_deps)), _) => restorer.asset(*id, k, *has_deps),
         (None, Some(pack)) => {
-            let Some(planned) = &planned else { return false };
-            let planned: Vec<(u64, &str)> = planned.iter().map(|(id, k)| (*id, k.as_str())).collect();
-            restorer.pack(&planned, pack)
+            // Only when nothing was left to a step: every asset's planned strong key, the new
+            // ones and the ledger's for the others (no restore when the ledger lacks one).
+            if restorer.left_to_a_step() {
+                return false;
+            }
+            let new: std::collections::HashMap<u64, &str> =
+                rekeyed.assets.iter().map(|(id, k, _)| (*id, k.strong.as_str())).collect();
+            let names: Vec<String> = rekeyed.all.iter().map(|id| format!("{id}.key")).collect();
+            let planned: Option<Vec<(u64, &str)>> = rekeyed
+                .all
+                .iter()
+                .zip(&names)
+                .map(|(id, name)| Some((*id, new.get(id).copied().or_else(|| ledger.key(name))?)))
+                .collect();
+            planned.is_some_and(|planned| restorer.pack(&planned, pack))
         }
         (None, None) => false,
     };

@@ -139,6 +139,9 @@ pub fn check(
     let differs = AtomicBool::new(false);
     let seen = std::sync::Mutex::new((Vec::new(), Vec::new()));
     let numbered: Vec<(usize, &Entry)> = inputs.iter().enumerate().collect();
+    // The project directory as the kernel resolves it, once (for edited files only).
+    let base_dir = std::sync::OnceLock::new();
+    let base = || base_dir.get_or_init(|| std::fs::canonicalize(dir).ok()).as_deref().map(|b| (dir, b));
     let checked = crate::par::parallel_map(&numbered, |&(i, e)| {
         if differs.load(Ordering::Relaxed) {
             return Ok(());
@@ -163,7 +166,7 @@ pub fn check(
             // New bytes are taken without a full run only from a path that is what it says:
             // no symbolic link on the way (a root replaced by a link out of assets/ is the
             // full run's to refuse).
-            Some((stat, false, hash)) if i >= structure && lexical(dir, e.path) => {
+            Some((stat, false, hash)) if i >= structure && lexical(base(), e.path) => {
                 seen.1.push(Edited { path: e.path.to_string(), stat, hash, taken: started })
             }
             _ => differs.store(true, Ordering::Relaxed),
@@ -193,12 +196,11 @@ pub fn check(
     })
 }
 
-/// Whether a project-relative path reaches its file without a symbolic link.
-fn lexical(dir: &Path, rel: &str) -> bool {
-    let (Ok(base), Ok(full)) = (std::fs::canonicalize(dir), std::fs::canonicalize(dir.join(rel))) else {
-        return false;
-    };
-    full == base.join(rel)
+/// Whether a project-relative path reaches its file without a symbolic link (`base`: the
+/// project directory and its canonical form).
+fn lexical(base: Option<(&Path, &Path)>, rel: &str) -> bool {
+    let Some((dir, canonical)) = base else { return false };
+    std::fs::canonicalize(dir.join(rel)).is_ok_and(|full| full == canonical.join(rel))
 }
 
 /// The stat of a file (taken from the handle it is read through, before reading) and the

@@ -142,21 +142,16 @@ pub fn rekey(
     let text = String::from_utf8(fsutil::read_regular(&index_file(build_dir)).ok()?).ok()?;
     let index = parse_index(&text)?;
     let at: HashMap<u64, usize> = index.iter().enumerate().map(|(i, e)| (e.id, i)).collect();
-    let mut dirty = vec![false; index.len()];
-    let mut owned = 0;
-    for (i, e) in index.iter().enumerate() {
-        let hits = e.sources.iter().flatten().filter(|p| edited.contains_key(p.as_str())).count();
-        owned += hits;
-        dirty[i] = hits > 0;
-    }
-    // Every edited path must be a source the index knows (counted once per asset reading it).
+    let mut dirty: Vec<bool> =
+        index.iter().map(|e| e.sources.iter().flatten().any(|p| edited.contains_key(p.as_str()))).collect();
+    // Every edited path must be a source the index knows.
     let known: std::collections::HashSet<&str> = index
         .iter()
         .flat_map(|e| e.sources.iter().flatten())
         .map(String::as_str)
         .filter(|p| edited.contains_key(p))
         .collect();
-    if known.len() != edited.len() || owned == 0 {
+    if edited.is_empty() || known.len() != edited.len() {
         return None;
     }
     // In strict mode a dependant's key holds its dependency's strong key: it changes too.
