@@ -69,7 +69,7 @@ pub fn write_with(
 
 /// The prelude and the canonical header, and `payload_offset` (where the payloads start: the
 /// header's end rounded up to 16). The bytes between the two are zero.
-pub fn head(header: &Value) -> anyhow::Result<(Vec<u8>, usize)> {
+pub fn head<T: serde::Serialize + ?Sized>(header: &T) -> anyhow::Result<(Vec<u8>, usize)> {
     let header = canon::to_vec(header)?;
     let payload_offset = align(PRELUDE_LEN + header.len());
     let mut out = Vec::with_capacity(PRELUDE_LEN + header.len());

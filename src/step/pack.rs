@@ -92,10 +92,16 @@ struct Counts {
 impl Packing<'_> {
     fn run(&self, mut doc: KeyDoc, entries: &[PackEntry], prefixes: &[PathBuf]) -> anyhow::Result<Option<Outcome>> {
         let gate = gate(self.obj_dir, self.out_dir, self.cache.cloned());
-        let index = Index::load(self.obj_dir);
+        let mut index = Index::load(self.obj_dir);
+        // Where the previous container holds each payload; the artifacts themselves move
+        // out of the index (one copy of each in memory, not two).
+        let placed = index.placed();
+        let known = std::mem::take(&mut index.assets).into_iter().map(|e| (e.id, e.art)).collect();
         let taken_ns = crate::stat::now_ns();
         let mut counts = Counts::default();
-        let Some(mut arts) = self.gather(entries, prefixes, &index, &mut counts)? else { return Ok(None) };
+        let Some(mut arts) = self.gather(entries, prefixes, known, index.taken_ns, &mut counts)? else {
+            return Ok(None);
+        };
         doc.dependencies_strong = arts.iter().map(|a| a.strong.clone()).collect();
         let mut key = doc.keyed();
         if let Some(o) = gate.up_to_date(&key) {
@@ -117,17 +123,15 @@ impl Packing<'_> {
         }
         // The previous container, when it is still the file the record describes: unchanged
         // payloads are copied from it, in the kernel, instead of read from their artifacts.
-        let previous = index
-            .describes(&gate)
-            .then(|| crate::fsutil::open_regular(&gate.outputs[0].path).ok())
-            .flatten()
-            .map(|f| (f, &index));
+        let previous =
+            index.describes(&gate).then(|| crate::fsutil::open_regular(&gate.outputs[0].path).ok()).flatten();
+        let previous = previous.as_ref().map(|f| (f, &placed));
         // Nothing unverified is packed: every payload read from an artifact is checked
         // against its record's digest (those copied were checked when the previous container
         // was made, and it is intact by stat). A damaged one is reported, rebuilt, and the
         // container made again (once: a second mismatch fails the step).
         for attempt in 0..2 {
-            let made = assemble(entries, prefixes, &arts, previous.as_ref(), &gate.outputs[0].path, &mut counts)?;
+            let made = assemble(entries, prefixes, &arts, previous, &gate.outputs[0].path, &mut counts)?;
             if made.damaged.is_empty() {
                 let how = match &entry {
                     Some(e) if e.outputs == made.digests() => How::Restored,
@@ -201,34 +205,36 @@ impl Packing<'_> {
         self.cache.map(|c| c.dir.as_path())
     }
 
-    /// Every asset's artifact, in table order: from the index when its record and metadata
-    /// file are still the files the index read (by stat, and older than the index by the
-    /// racy-clean window), else read (and counted). `None` when one needs repair and this
-    /// run may not repair.
+    /// Every asset's artifact, in table order: the one the index knew (`known`, taken when
+    /// the index was, at `taken_ns`) when its record and metadata file are still the files
+    /// the index read (by stat, and older than the index by the racy-clean window), else read
+    /// (and counted). `None` when one needs repair and this run may not repair.
     fn gather(
         &self,
         entries: &[PackEntry],
         prefixes: &[PathBuf],
-        index: &Index,
+        mut known: std::collections::HashMap<u64, Art>,
+        taken_ns: i128,
         counts: &mut Counts,
     ) -> anyhow::Result<Option<Vec<Art>>> {
-        let known: std::collections::HashMap<u64, &Art> = index.assets.iter().map(|e| (e.id, &e.art)).collect();
         let jobs: Vec<(&PackEntry, &PathBuf)> = entries.iter().zip(prefixes).collect();
+        // Per asset: `None` when the index's artifact still holds, else what reading gave.
         let found = crate::par::parallel_map(&jobs, |(e, prefix)| {
-            if let Some(a) = known.get(&e.asset_id).filter(|a| a.still(prefix, index.taken_ns)) {
-                return Ok(Some(((*a).clone(), false)));
+            if known.get(&e.asset_id).is_some_and(|a| a.still(prefix, taken_ns)) {
+                return Ok(None);
             }
-            Ok(read_art(prefix).map(|a| (a, true)))
+            Ok(Some(read_art(prefix)))
         })?;
         let mut arts = Vec::with_capacity(found.len());
         for ((e, prefix), f) in jobs.into_iter().zip(found) {
             match f {
-                Some((a, read)) => {
-                    counts.records_read += usize::from(read);
+                None => arts.push(known.remove(&e.asset_id).expect("checked above")),
+                Some(Some(a)) => {
+                    counts.records_read += 1;
                     arts.push(a);
                 }
-                None if !self.repair => return Ok(None),
-                None => arts.push(self.read_or_repair(e, prefix, counts)?),
+                Some(None) if !self.repair => return Ok(None),
+                Some(None) => arts.push(self.read_or_repair(e, prefix, counts)?),
             }
         }
         Ok(Some(arts))
@@ -353,6 +359,9 @@ struct IndexEntry<A = Art> {
     art: A,
 }
 
+/// Payload digest → its offset in a container.
+type PayloadsAt = std::collections::HashMap<String, u64>;
+
 const INDEX_FILE: &str = "pack.idx";
 /// The container's label among the outputs.
 const CONTAINER: &str = crate::layout::PACK_OUTPUTS[0].0;
@@ -372,6 +381,12 @@ impl Index {
             return Index::default();
         }
         serde_json::from_slice(json).unwrap_or_default()
+    }
+
+    /// Where each payload digest sits in the container this index describes (from its
+    /// start).
+    fn placed(&self) -> PayloadsAt {
+        self.assets.iter().map(|e| (e.art.payload.clone(), self.payload_offset + e.offset)).collect()
     }
 
     /// Whether this index describes the container in place: the one the pack's record
@@ -440,7 +455,7 @@ fn assemble(
     entries: &[PackEntry],
     prefixes: &[PathBuf],
     arts: &[Art],
-    previous: Option<&(std::fs::File, &Index)>,
+    previous: Option<(&std::fs::File, &PayloadsAt)>,
     out: &Path,
     counts: &mut Counts,
 ) -> anyhow::Result<Made> {
@@ -448,16 +463,12 @@ fn assemble(
     let sizes: Vec<usize> = arts.iter().map(|a| usize::try_from(a.size)).collect::<Result<_, _>>()?;
     let offsets = pa::layout(sizes.iter().copied());
     let (table, preload, tooling) = tables(entries, arts, &offsets);
-    let (head, payload_offset) = pa::head(&json!({"asset_table": table, "preload": preload}))?;
+    let (head, payload_offset) = pa::head(&Header { asset_table: &table, preload: &preload })?;
     let end = payload_offset + pa::end_of(&offsets, &sizes);
     let staged = crate::fsutil::stage(out)?;
     let f = staged.file();
     f.set_len(end as u64).with_context(|| format!("writing {}", out.display()))?;
     f.write_all_at(&head, 0).with_context(|| format!("writing {}", out.display()))?;
-    // Where the previous container holds each payload digest.
-    let old: std::collections::HashMap<&str, u64> = previous
-        .map(|(_, idx)| idx.assets.iter().map(|e| (e.art.payload.as_str(), idx.payload_offset + e.offset)).collect())
-        .unwrap_or_default();
     // Runs of payloads that keep their distance from each other (everything before an
     // edited payload, everything after it) are one copy each: the gaps between them are the
     // same zero padding in both containers.
@@ -465,7 +476,7 @@ fn assemble(
     for i in 0..arts.len() {
         let at = (payload_offset + offsets[i]) as u64;
         let len = sizes[i] as u64;
-        match (old.get(arts[i].payload.as_str()), jobs.last_mut()) {
+        match (previous.and_then(|(_, placed)| placed.get(&arts[i].payload)), jobs.last_mut()) {
             _ if len == 0 => {}
             (Some(&from), Some(Job::Copy { from: f0, at: a0, len: l0, count }))
                 if from >= *f0 + *l0 && at >= *a0 && from - *f0 == at - *a0 =>
@@ -538,45 +549,86 @@ fn copy_range(from: &std::fs::File, src: u64, to: &std::fs::File, dst: u64, len:
     Ok(())
 }
 
-/// The asset table (the header's and `asset_table.json`), the preload list and the tooling
-/// metadata (`asset_table_metadata.json`).
-fn tables(entries: &[PackEntry], arts: &[Art], offsets: &[usize]) -> (Vec<Value>, Vec<Value>, Vec<Value>) {
-    let table: Vec<Value> = entries
+/// One row of the asset table (the header's and `asset_table.json`), borrowed from the
+/// entry and the artifact: the tables are serialized straight from these rows, never built
+/// up as `Value` trees (at 100,000 assets those were ~3 KiB per asset of the pack's peak
+/// memory). The canonical writer sorts the fields.
+#[derive(Serialize)]
+struct TableRow<'a> {
+    asset_id: u64,
+    asset_name: &'a str,
+    bank_type: &'a str,
+    offset: usize,
+    size: u64,
+    decoded_size: u64,
+    codec: &'a str,
+    metadata: &'a Value,
+}
+
+/// One entry of `preload.json` and of the header's preload list.
+#[derive(Serialize)]
+struct PreloadRow {
+    asset_id: u64,
+    slot: usize,
+}
+
+/// One row of the tooling metadata (`asset_table_metadata.json`).
+#[derive(Serialize)]
+struct ToolingRow<'a> {
+    asset_id: u64,
+    asset_name: &'a str,
+    asset_uuid: &'a str,
+    root: &'a str,
+    inputs: &'a Value,
+    strong_key: &'a str,
+    weak_key: &'a str,
+}
+
+/// The container's header.
+#[derive(Serialize)]
+struct Header<'a> {
+    asset_table: &'a [TableRow<'a>],
+    preload: &'a [PreloadRow],
+}
+
+/// The asset table, the preload list and the tooling metadata.
+fn tables<'a>(
+    entries: &'a [PackEntry],
+    arts: &'a [Art],
+    offsets: &[usize],
+) -> (Vec<TableRow<'a>>, Vec<PreloadRow>, Vec<ToolingRow<'a>>) {
+    let table = entries
         .iter()
         .zip(arts)
         .zip(offsets)
-        .map(|((e, a), off)| {
-            json!({
-                "asset_id": e.asset_id,
-                "asset_name": e.asset_name,
-                "bank_type": e.bank_type,
-                "offset": off,
-                "size": a.size,
-                "decoded_size": a.decoded_size,
-                "codec": e.codec,
-                "metadata": a.metadata,
-            })
+        .map(|((e, a), &offset)| TableRow {
+            asset_id: e.asset_id,
+            asset_name: &e.asset_name,
+            bank_type: &e.bank_type,
+            offset,
+            size: a.size,
+            decoded_size: a.decoded_size,
+            codec: &e.codec,
+            metadata: &a.metadata,
         })
         .collect();
-    let preload: Vec<Value> = entries
+    let preload = entries
         .iter()
         .filter(|e| e.preload)
         .enumerate()
-        .map(|(slot, e)| json!({"asset_id": e.asset_id, "slot": slot}))
+        .map(|(slot, e)| PreloadRow { asset_id: e.asset_id, slot })
         .collect();
-    let tooling: Vec<Value> = entries
+    let tooling = entries
         .iter()
         .zip(arts)
-        .map(|(e, a)| {
-            json!({
-                "asset_id": e.asset_id,
-                "asset_name": e.asset_name,
-                "asset_uuid": e.asset_uuid,
-                "root": e.root,
-                "inputs": e.inputs,
-                "strong_key": a.strong,
-                "weak_key": a.weak,
-            })
+        .map(|(e, a)| ToolingRow {
+            asset_id: e.asset_id,
+            asset_name: &e.asset_name,
+            asset_uuid: &e.asset_uuid,
+            root: &e.root,
+            inputs: &e.inputs,
+            strong_key: &a.strong,
+            weak_key: &a.weak,
         })
         .collect();
     (table, preload, tooling)
@@ -677,7 +729,8 @@ mod tests {
     fn expected(entries: &[PackEntry], arts: &[Art], payloads: &[&[u8]]) -> Vec<u8> {
         let offsets = pa::layout(payloads.iter().map(|p| p.len()));
         let (table, preload, _) = tables(entries, arts, &offsets);
-        pa::write(&json!({"asset_table": table, "preload": preload}), payloads).unwrap()
+        let header = serde_json::to_value(Header { asset_table: &table, preload: &preload }).unwrap();
+        pa::write(&header, payloads).unwrap()
     }
 
     #[test]
@@ -708,9 +761,9 @@ mod tests {
         let mut arts2 = arts.clone();
         let grown: &[u8] = b"0123456789abcdefXYZ";
         arts2[1] = art(dir.path(), 2, grown).1;
-        let previous = (std::fs::File::open(&out).unwrap(), &index);
+        let (old, placed) = (std::fs::File::open(&out).unwrap(), index.placed());
         let mut counts = Counts::default();
-        let made = assemble(&entries, &prefixes, &arts2, Some(&previous), &out, &mut counts).unwrap();
+        let made = assemble(&entries, &prefixes, &arts2, Some((&old, &placed)), &out, &mut counts).unwrap();
         assert_eq!((counts.payloads_read, counts.payloads_copied), (1, 2));
         made.container.commit().unwrap();
         let payloads2: [&[u8]; 4] = [b"abc", grown, b"", b"tail"];
