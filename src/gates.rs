@@ -23,12 +23,33 @@ pub fn ledger_file(build_dir: &Path) -> PathBuf {
     build_dir.join(".packer-gates")
 }
 
-/// The key that decides a key file's bytes: its strong key in strict mode; in non-strict
-/// mode the file holds the document without dependency keys, which the weak key names.
-fn deciding_key(mode: Mode, k: &ActionKey) -> &str {
-    match mode {
-        Mode::Strict => &k.strong,
-        Mode::NonStrict => &k.weak,
+/// What a key file is to hold: a key, serialized here, or the bytes of its key file already
+/// made (the pack's, patched in place by gen's edit path: `replan.rs`) with the keys they
+/// hold.
+pub enum KeyContent<'a> {
+    Key(&'a ActionKey),
+    Bytes { bytes: &'a [u8], strong: &'a str, weak: &'a str },
+}
+
+impl KeyContent<'_> {
+    /// The key that decides the file's bytes: its strong key in strict mode; in non-strict
+    /// mode the file holds the document without dependency keys, which the weak key names.
+    fn deciding(&self, mode: Mode) -> &str {
+        let (strong, weak) = match self {
+            KeyContent::Key(k) => (k.strong.as_str(), k.weak.as_str()),
+            KeyContent::Bytes { strong, weak, .. } => (*strong, *weak),
+        };
+        match mode {
+            Mode::Strict => strong,
+            Mode::NonStrict => weak,
+        }
+    }
+
+    fn to_bytes(&self, mode: Mode) -> anyhow::Result<std::borrow::Cow<'_, [u8]>> {
+        Ok(match self {
+            KeyContent::Key(k) => canon::to_vec(&KeyFile::new(mode, k))?.into(),
+            KeyContent::Bytes { bytes, .. } => (*bytes).into(),
+        })
     }
 }
 
@@ -152,7 +173,7 @@ pub fn write(
     mode: Mode,
     scope: Scope,
     ledger: Option<&Ledger>,
-    files: &[(PathBuf, &ActionKey)],
+    files: &[(PathBuf, KeyContent)],
     late: usize,
     restore: impl Fn(usize) -> bool + Sync,
 ) -> anyhow::Result<Written> {
@@ -162,7 +183,7 @@ pub fn write(
     let decided = crate::par::parallel_map(files, |(path, k)| {
         let trusted = ledger.is_some_and(|l| {
             l.files.get(&name_of(path)).is_some_and(|e| {
-                e.key == deciding_key(mode, k)
+                e.key == k.deciding(mode)
                     && stat::settled(e.stat.1, e.taken)
                     && stat::of_path(path).as_ref() == Some(&e.stat)
             })
@@ -170,9 +191,9 @@ pub fn write(
         if trusted {
             return Ok((None, None));
         }
-        let bytes = canon::to_vec(&KeyFile::new(mode, k))?;
+        let bytes = k.to_bytes(mode)?;
         let digest = crate::hash::hash_bytes(&bytes);
-        Ok(((!fsutil::holds(path, &bytes)).then_some(bytes), Some(digest)))
+        Ok(((!fsutil::holds(path, &bytes)).then(|| bytes.into_owned()), Some(digest)))
     })?;
     let (changed, digests): (Vec<Option<Vec<u8>>>, Vec<Option<String>>) = decided.into_iter().unzip();
     let mut written = Written::default();
@@ -213,7 +234,7 @@ pub fn write(
         let name = name_of(path);
         match (st, digest.or_else(|| old(&name))) {
             (Some(stat), Some(digest)) => {
-                entries.insert(name, Entry { key: deciding_key(mode, k).to_string(), stat, taken, digest })
+                entries.insert(name, Entry { key: k.deciding(mode).to_string(), stat, taken, digest })
             }
             _ => entries.remove(&name),
         };
@@ -267,7 +288,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let b = dir.path();
         let (a, c) = (keyed("a"), keyed("c"));
-        let files = vec![(b.join("1.key"), &a), (b.join("2.key"), &c)];
+        let files = vec![(b.join("1.key"), KeyContent::Key(&a)), (b.join("2.key"), KeyContent::Key(&c))];
         assert_eq!(
             write(b, Mode::Strict, Scope::All, Ledger::load(b, Mode::Strict).as_ref(), &files, 0, |_| false)
                 .unwrap()
@@ -282,7 +303,7 @@ mod tests {
             0
         );
         let c2 = keyed("c2");
-        let files = vec![(b.join("1.key"), &a), (b.join("2.key"), &c2)];
+        let files = vec![(b.join("1.key"), KeyContent::Key(&a)), (b.join("2.key"), KeyContent::Key(&c2))];
         assert_eq!(
             write(b, Mode::Strict, Scope::All, Ledger::load(b, Mode::Strict).as_ref(), &files, 0, |_| false)
                 .unwrap()
@@ -298,7 +319,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let b = dir.path();
         let a = keyed("a");
-        let files = vec![(b.join("1.key"), &a)];
+        let files = vec![(b.join("1.key"), KeyContent::Key(&a))];
         write(b, Mode::Strict, Scope::All, Ledger::load(b, Mode::Strict).as_ref(), &files, 0, |_| false).unwrap();
         age_ledger(b);
         // Damaged in place (same inode, new size and mtime), then deleted: both are rewritten.
@@ -342,7 +363,7 @@ mod tests {
             Mode::Strict,
             Scope::All,
             Ledger::load(b, Mode::Strict).as_ref(),
-            &[(b.join("1.key"), &a), (b.join("2.key"), &a)],
+            &[(b.join("1.key"), KeyContent::Key(&a)), (b.join("2.key"), KeyContent::Key(&a))],
             0,
             |_| false,
         )
@@ -361,7 +382,7 @@ mod tests {
             Mode::Strict,
             Scope::All,
             Ledger::load(b, Mode::Strict).as_ref(),
-            &[(b.join("1.key"), &c), (b.join("2.key"), &c)],
+            &[(b.join("1.key"), KeyContent::Key(&c)), (b.join("2.key"), KeyContent::Key(&c))],
             1,
             restore,
         )
@@ -382,7 +403,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let b = dir.path();
         let a = keyed("a");
-        let files = vec![(b.join("1.key"), &a)];
+        let files = vec![(b.join("1.key"), KeyContent::Key(&a))];
         write(b, Mode::Strict, Scope::All, Ledger::load(b, Mode::Strict).as_ref(), &files, 0, |_| false).unwrap();
         age_ledger(b);
         assert_eq!(

@@ -6,7 +6,7 @@
 use crate::diag::{Blocked, Code, Diagnostic};
 use crate::fingerprint::Fingerprints;
 use crate::fsutil;
-use crate::gates;
+use crate::gates::{self, KeyContent};
 use crate::genstate;
 use crate::graph;
 use crate::keys::{ActionKey, Mode};
@@ -224,9 +224,13 @@ fn plan_and_write(dir: &Path, opts: &Options, build_dir: &Path) -> anyhow::Resul
     fp.save(dir)?;
     let fp_saved = started.elapsed();
     let keys_dir = dir.join(opts.keys_dir());
-    let mut key_files: Vec<(PathBuf, &ActionKey)> =
-        p.ws.assets.iter().zip(&p.keys).map(|(a, k)| (keys_dir.join(format!("{}.key", a.id)), k)).collect();
-    key_files.push((keys_dir.join("pack.key"), &p.pack));
+    let mut key_files: Vec<(PathBuf, KeyContent)> =
+        p.ws.assets
+            .iter()
+            .zip(&p.keys)
+            .map(|(a, k)| (keys_dir.join(format!("{}.key", a.id)), KeyContent::Key(k)))
+            .collect();
+    key_files.push((keys_dir.join("pack.key"), KeyContent::Key(&p.pack)));
     // In strict mode, an action whose new key the cache holds is restored here, in bulk; its
     // gate then stays shut (see `gates::write`). Actions with dependencies are left to their
     // steps, which record the dependency keys they actually read. The pack comes last: when
@@ -404,9 +408,12 @@ fn edit(
         touched.edited.iter().map(|e| (e.path.as_str(), e.hash.as_str())).collect();
     let Some(rekeyed) = replan::rekey(&build_dir, &keys_dir, opts.mode, ledger, &edited) else { return Ok(None) };
     phases.push(("re-keyed", began.elapsed()));
-    let mut key_files: Vec<(PathBuf, &ActionKey)> =
-        rekeyed.assets.iter().map(|(id, k, _)| (keys_dir.join(format!("{id}.key")), k)).collect();
-    key_files.extend(rekeyed.pack.iter().map(|k| (keys_dir.join("pack.key"), k)));
+    let mut key_files: Vec<(PathBuf, KeyContent)> =
+        rekeyed.assets.iter().map(|(id, k, _)| (keys_dir.join(format!("{id}.key")), KeyContent::Key(k))).collect();
+    key_files.extend(rekeyed.pack.iter().map(|k| {
+        let content = KeyContent::Bytes { bytes: k.bytes(), strong: k.strong(), weak: k.weak() };
+        (keys_dir.join("pack.key"), content)
+    }));
     let n = rekeyed.assets.len();
     let restorer = Restorer::new(dir, opts);
     let restore = |i: usize| match (rekeyed.assets.get(i), &rekeyed.pack) {
@@ -426,7 +433,8 @@ fn edit(
                 .zip(&names)
                 .map(|(id, name)| Some((*id, new.get(id).copied().or_else(|| ledger.key(name))?)))
                 .collect();
-            planned.is_some_and(|planned| restorer.pack(&planned, pack))
+            // The document is parsed only here, for the restore that needs it.
+            planned.is_some_and(|planned| pack.key().is_some_and(|key| restorer.pack(&planned, &key)))
         }
         (None, None) => false,
     };
