@@ -183,15 +183,21 @@ fn plan_and_write(dir: &Path, opts: &Options, build_dir: &Path) -> anyhow::Resul
         }
         genstate::Check::Touched(touched) => {
             // Same bytes everywhere: only the fingerprints and the state learn the new stat
-            // data. Nothing is planned, no key file or build.ninja is looked at.
-            let mut fp = prints.into_inner().unwrap_or_else(|| Fingerprints::load(dir));
-            for f in &touched.refreshed {
-                fp.refresh(&f.path, f.stat, f.taken);
+            // data. Nothing is planned, no key file or build.ninja is looked at. Nothing
+            // re-hashed: only the state is recorded again, now that the key directory its
+            // last record vouched for (racily clean then) has settled; without that, every
+            // later run would vouch for it again (the ledger and 10,000 stats at 10,000
+            // assets: 40 ms instead of 20 ms).
+            if !touched.refreshed.is_empty() {
+                let mut fp = prints.into_inner().unwrap_or_else(|| Fingerprints::load(dir));
+                for f in &touched.refreshed {
+                    fp.refresh(&f.path, f.stat, f.taken);
+                }
+                fp.save(dir)?;
             }
-            fp.save(dir)?;
             let hashed = touched.refreshed.len();
             trace(&Trace {
-                run: "touched",
+                run: if hashed == 0 { "unchanged" } else { "touched" },
                 rehashed: touched.refreshed.iter().map(|f| f.path.clone()).collect(),
                 ..Trace::default()
             });

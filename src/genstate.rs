@@ -137,6 +137,9 @@ pub fn check(
         return Check::Changed;
     }
     let differs = AtomicBool::new(false);
+    // Set when a racily clean input, vouched for, is settled by now: recording the state
+    // again lets the next run trust it by stat instead of vouching again.
+    let settles = AtomicBool::new(false);
     let seen = std::sync::Mutex::new((Vec::new(), Vec::new()));
     let numbered: Vec<(usize, &Entry)> = inputs.iter().enumerate().collect();
     // The project directory as the kernel resolves it, once (for edited files only).
@@ -154,6 +157,9 @@ pub fn check(
         }
         let last = used(e.path);
         if current == Some(e.stat) && last.is_none() && vouch(e.path) {
+            if stat::settled(e.stat.1, started) {
+                settles.store(true, Ordering::Relaxed);
+            }
             return Ok(());
         }
         let now = match (current, last) {
@@ -177,7 +183,7 @@ pub fn check(
     if checked.is_err() || differs.load(Ordering::Relaxed) {
         return Check::Changed;
     }
-    if rehashed.is_empty() && edited.is_empty() {
+    if rehashed.is_empty() && edited.is_empty() && !settles.load(Ordering::Relaxed) {
         return Check::Unchanged;
     }
     let mut now: std::collections::HashMap<&str, Stat> = rehashed.iter().copied().collect();

@@ -175,3 +175,31 @@ fn with_several_key_edges_an_edit_runs_only_its_own_and_the_pack_always_follows(
     assert!(trace.iter().all(|t| t["run"] == "touched" || t["run"] == "unchanged"), "{trace:?}");
     assert!(!ran.iter().any(|e| e.starts_with("BLOB") || e.starts_with("PACK")), "{ran:?}");
 }
+
+#[test]
+fn a_gen_with_nothing_changed_records_the_state_again_once_the_key_directory_has_settled() {
+    // gen records its state right after writing the key files, so the key directory is
+    // racily clean in that record, and a later gen must vouch for it (the ledger's stat of
+    // every key file). The first gen that finds it settled records the state again, so
+    // that the ones after it compare stats alone and write nothing.
+    let s = Space::with_blobs(&[("a", "a.bin", b"a"), ("b", "b.bin", b"b")]);
+    let wait = || std::thread::sleep(std::time::Duration::from_millis(2100));
+    wait();
+    s.packer(&["gen"]).ok();
+    wait();
+    let state = s.path("build/.packer-gen-state");
+    let seen = || (s.read("build/.packer-gen-state"), std::fs::metadata(&state).unwrap().modified().unwrap());
+    let trace = s.path("trace.jsonl");
+    let gen = || {
+        let _ = std::fs::remove_file(&trace);
+        s.packer_env(&["gen"], &[("PACKER_GEN_TRACE", trace.to_str().unwrap())]).ok();
+        let line: Value = serde_json::from_str(std::fs::read_to_string(&trace).unwrap().trim()).unwrap();
+        assert_eq!(line["run"], "unchanged", "{line}");
+    };
+    let recorded = seen();
+    gen();
+    let again = seen();
+    assert_ne!(recorded.0, again.0, "the state is recorded again, the key directory settled");
+    gen();
+    assert_eq!(again, seen(), "then a gen with nothing changed writes nothing");
+}
