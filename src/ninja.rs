@@ -144,14 +144,33 @@ impl Writer<'_> {
         self.paths(&outs)?;
         self.out.push_str(": packer_pack");
         self.paths(&[format!("{b}/keys/pack.key")])?;
+        // Each key edge's stamp reaches the pack through a phony alias, `keys-<k>.ready`,
+        // listed before the artifacts (the pack reads only the `.bin` lines of its response
+        // file). When a key edge has run, Ninja finishes, one by one, the asset edges whose
+        // key files it left unchanged, and after each asks whether the pack's inputs are all
+        // ready, scanning them up to the first that is not: with the artifacts first, that
+        // was the edited asset's, thousands of inputs in (FinishCommand 50 ms for asset 1
+        // and 90 ms for asset 9000 at 10,000 assets). The alias of the edge that ran is
+        // not ready until Ninja has finished that edge, so each scan stops at it. The stamps
+        // themselves stay implicit inputs: Ninja 1.11 records a restat edge's output mtime as
+        // that of its newest input file, and an alias is no file.
+        let shards = self.plan.shards.len() as u32;
+        let ready: Vec<String> = (0..shards).map(|k| format!("{b}/keys-{k}.ready")).collect();
+        let stamps: Vec<String> = (0..shards).map(|k| format!("{b}/{}", crate::layout::key_stamp(k))).collect();
+        self.paths(&ready)?;
         self.paths(&bins)?;
-        let stamps: Vec<String> =
-            (0..self.plan.shards.len() as u32).map(|k| format!("{b}/{}", crate::layout::key_stamp(k))).collect();
         self.out.push_str(" |");
         self.paths(&metas)?;
         self.paths(&stamps)?;
         let rsp = esc(&self.build_path("pack.rsp"))?;
         self.out.push_str(&format!("\n  rsp = {rsp}\n  count = {}\n", self.plan.assets.len()));
+        for (alias, stamp) in ready.iter().zip(&stamps) {
+            self.out.push_str("build");
+            self.paths([alias])?;
+            self.out.push_str(": phony");
+            self.paths([stamp])?;
+            self.out.push('\n');
+        }
         Ok(outs)
     }
 

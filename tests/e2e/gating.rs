@@ -217,6 +217,31 @@ fn every_action_edge_is_restat_and_gated_by_its_key_file() {
     assert!(text.contains("generator = 1"));
 }
 
+#[test]
+fn the_pack_lists_each_key_edge_through_an_alias_before_the_artifacts_and_its_stamp_after() {
+    // After a key edge runs, Ninja re-checks whether the pack's inputs are all ready once per
+    // asset edge it found clean, scanning up to the first input that is not: the alias of
+    // the key edge that ran is such an input, so it must come before the artifacts. The
+    // stamp itself must stay an input file (Ninja 1.11 records a restat output's mtime from
+    // its input files, which a phony alias is not).
+    let s = three();
+    s.packer(&["gen", "--key-shards=2"]).ok();
+    let text = String::from_utf8(s.read("build.ninja")).unwrap();
+    let pack = text.lines().find(|l| l.contains(": packer_pack ")).unwrap();
+    let (_, inputs) = pack.split_once(": packer_pack ").unwrap();
+    let (explicit, implicit) = inputs.split_once(" | ").unwrap();
+    let explicit: Vec<&str> = explicit.split(' ').collect();
+    assert_eq!(explicit[..3], ["build/keys/pack.key", "build/keys-0.ready", "build/keys-1.ready"], "{pack}");
+    assert!(explicit[3..].iter().all(|p| p.ends_with(".bin")), "{pack}");
+    assert!(implicit.ends_with("build/keys-0.stamp build/keys-1.stamp"), "{pack}");
+    for k in 0..2 {
+        assert!(text.contains(&format!("\nbuild build/keys-{k}.ready: phony build/keys-{k}.stamp\n")), "{text}");
+    }
+    // And the graph builds and settles with it.
+    s.ninja(&[]).ok();
+    assert!(s.ninja(&[]).ok().edges().is_empty());
+}
+
 /// Sets a file's (or directory's) mtime a minute back (out of the racy-clean window).
 fn age(s: &Space, rel: &str) {
     let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
