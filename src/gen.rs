@@ -4,7 +4,7 @@
 //! bytes change.
 
 use crate::diag::{Blocked, Code, Diagnostic};
-use crate::fingerprint::Fingerprints;
+use crate::fingerprint::{self, Fingerprints, Raw};
 use crate::fsutil;
 use crate::gates::{self, KeyContent};
 use crate::genstate;
@@ -159,8 +159,9 @@ fn plan_and_write(dir: &Path, opts: &Options, build_dir: &Path) -> anyhow::Resul
     let began = std::time::Instant::now();
     // The fingerprints are read only if an input's stat changed: they hold the hash of the
     // bytes gen last used.
+    // (as bytes: the few entries the check asks for are found without parsing the file).
     let prints = std::sync::OnceLock::new();
-    let used = |p: &str| prints.get_or_init(|| Fingerprints::load(dir)).hash_of(p).map(str::to_string);
+    let used = |p: &str| prints.get_or_init(|| Raw::load(dir)).as_ref().and_then(|r| r.get(p)).map(|f| f.blake3);
     // The key directory, just written by gen's last run, is racily clean for a moment: the
     // ledger's stat of every key file then tells whether one was deleted or changed.
     let keys_rel = opts.keys_dir();
@@ -174,7 +175,7 @@ fn plan_and_write(dir: &Path, opts: &Options, build_dir: &Path) -> anyhow::Resul
         }
         genstate::Check::Touched(touched) if !touched.edited.is_empty() => {
             let checked = began.elapsed();
-            let fp = prints.into_inner().unwrap_or_else(|| Fingerprints::load(dir));
+            let fp = prints.into_inner().unwrap_or_else(|| Raw::load(dir));
             if let Some(ledger) = ledger_of() {
                 if let Some(report) = edit(dir, opts, fp, ledger, touched, (began, checked))? {
                     return Ok(report);
@@ -189,11 +190,9 @@ fn plan_and_write(dir: &Path, opts: &Options, build_dir: &Path) -> anyhow::Resul
             // later run would vouch for it again (the ledger and 10,000 stats at 10,000
             // assets: 40 ms instead of 20 ms).
             if !touched.refreshed.is_empty() {
-                let mut fp = prints.into_inner().unwrap_or_else(|| Fingerprints::load(dir));
-                for f in &touched.refreshed {
-                    fp.refresh(&f.path, f.stat, f.taken);
-                }
-                fp.save(dir)?;
+                let raw = prints.into_inner().unwrap_or_else(|| Raw::load(dir));
+                let refreshed: Vec<_> = touched.refreshed.iter().map(|f| (f.path.as_str(), f.stat, f.taken)).collect();
+                fingerprint::update_few(dir, raw, &refreshed, Vec::new())?;
             }
             let hashed = touched.refreshed.len();
             trace(&Trace {
@@ -402,7 +401,7 @@ fn trace(t: &Trace) {
 fn edit(
     dir: &Path,
     opts: &Options,
-    mut fp: Fingerprints,
+    fp: Option<Raw>,
     ledger: &gates::Ledger,
     touched: genstate::Touched,
     (began, checked): (std::time::Instant, std::time::Duration),
@@ -448,16 +447,13 @@ fn edit(
     let written = gates::write(&build_dir, opts.mode, gates::Scope::Some, Some(ledger), &key_files, late, restore)?;
     let pack_key_opened = late > 0 && written.opened.contains(&(key_files.len() - 1));
     phases.push(("keys", began.elapsed()));
-    for f in &touched.refreshed {
-        fp.refresh(&f.path, f.stat, f.taken);
-    }
-    fp.extend(touched.edited.iter().map(|e| {
+    let refreshed: Vec<_> = touched.refreshed.iter().map(|f| (f.path.as_str(), f.stat, f.taken)).collect();
+    let edited = touched.edited.iter().map(|e| {
         let (size, mtime_ns, inode) = e.stat;
-        let print =
-            crate::fingerprint::Fingerprint { size, mtime_ns, inode, blake3: e.hash.clone(), taken_ns: e.taken };
+        let print = fingerprint::Fingerprint { size, mtime_ns, inode, blake3: e.hash.clone(), taken_ns: e.taken };
         (e.path.clone(), print)
-    }));
-    fp.save(dir)?;
+    });
+    fingerprint::update_few(dir, fp, &refreshed, edited.collect())?;
     trace(&Trace {
         run: "edit",
         edited: touched.edited.iter().map(|e| e.path.clone()).collect(),
