@@ -39,7 +39,15 @@ struct FileFormat {
 /// order), so an entry's object is replaced by exactly the bytes a full save would give it.
 pub struct Raw {
     bytes: Vec<u8>,
+    /// Lookups so far: past [`FEW`], the file is parsed once and asked instead (a touch of
+    /// everything or a branch switch asks for thousands of entries, and each search reads
+    /// the whole file).
+    lookups: AtomicUsize,
+    parsed: std::sync::OnceLock<Fingerprints>,
 }
+
+/// How many entries are searched for in the bytes before the file is parsed instead.
+const FEW: usize = 8;
 
 const RAW_HEAD: &[u8] = b"{\"version\":1,\"files\":{";
 
@@ -47,7 +55,12 @@ impl Raw {
     /// The file, if it reads and starts as version 1 does (anything else: no fingerprints).
     pub fn load(project: &Path) -> Option<Raw> {
         let bytes = fsutil::read_regular(&project.join(FILE)).ok()?;
-        bytes.starts_with(RAW_HEAD).then_some(Raw { bytes })
+        bytes.starts_with(RAW_HEAD).then(|| Raw { bytes, lookups: AtomicUsize::new(0), parsed: Default::default() })
+    }
+
+    /// The file parsed (once).
+    fn parsed(&self) -> &Fingerprints {
+        self.parsed.get_or_init(|| Fingerprints::from_bytes(&self.bytes))
     }
 
     /// Where the object of `path`'s entry is: `None` if the path has none, or if its key is
@@ -68,12 +81,19 @@ impl Raw {
 
     /// The fingerprint of a project-relative path.
     pub fn get(&self, path: &str) -> Option<Fingerprint> {
+        if self.lookups.fetch_add(1, Ordering::Relaxed) >= FEW {
+            return self.parsed().files.get(path).cloned();
+        }
         serde_json::from_slice(&self.bytes[self.span(path)?]).ok()
     }
 
     /// Replaces the fingerprints of paths that have one; `false` (and nothing changed) if one
-    /// has none, which the caller then adds through a full load.
+    /// has none, or if they are more than a few, which the caller then writes through a full
+    /// load.
     pub fn update(&mut self, changes: &[(&str, Fingerprint)]) -> anyhow::Result<bool> {
+        if changes.len() > FEW {
+            return Ok(false);
+        }
         let mut spans = Vec::with_capacity(changes.len());
         for (path, fp) in changes {
             let Some(span) = self.span(path) else { return Ok(false) };
@@ -112,7 +132,8 @@ pub fn update_few(
     refreshed: &[(&str, (u64, i128, u64), i128)],
     edited: Vec<(String, Fingerprint)>,
 ) -> anyhow::Result<()> {
-    if let Some(mut raw) = raw {
+    let mut raw = raw;
+    if let Some(raw) = raw.as_mut().filter(|_| refreshed.len() + edited.len() <= FEW) {
         let mut changes: Vec<(&str, Fingerprint)> = Vec::new();
         for &(path, (size, mtime_ns, inode), taken_ns) in refreshed {
             if let Some(old) = raw.get(path) {
@@ -124,7 +145,10 @@ pub fn update_few(
             return raw.save(project);
         }
     }
-    let mut fp = Fingerprints::load(project);
+    let mut fp = match raw {
+        Some(raw) => raw.parsed.into_inner().unwrap_or_else(|| Fingerprints::from_bytes(&raw.bytes)),
+        None => Fingerprints::load(project),
+    };
     for &(path, stat, taken) in refreshed {
         fp.refresh(path, stat, taken);
     }
@@ -148,9 +172,13 @@ pub struct Fingerprints {
 impl Fingerprints {
     /// Loads the fingerprints; anything unreadable means "none".
     pub fn load(project: &Path) -> Fingerprints {
-        let files = fsutil::read_regular(&project.join(FILE))
+        Fingerprints::from_bytes(&fsutil::read_regular(&project.join(FILE)).unwrap_or_default())
+    }
+
+    /// The fingerprints in the bytes of the file; anything unreadable means "none".
+    fn from_bytes(bytes: &[u8]) -> Fingerprints {
+        let files = serde_json::from_slice::<FileFormat>(bytes)
             .ok()
-            .and_then(|b| serde_json::from_slice::<FileFormat>(&b).ok())
             .filter(|f| f.version == 1)
             .map(|f| f.files)
             .unwrap_or_default();
@@ -352,6 +380,21 @@ mod tests {
         assert_eq!((f.size, f.mtime_ns, f.inode, f.taken_ns, &f.blake3), (9, 9, 9, 5, &print(1).blake3));
         assert_eq!(back.files["assets/new.png"], print(3));
         assert!(!back.files.contains_key("assets/unknown.png"));
+
+        // Past a few lookups the file is parsed once and asked instead; more than a few
+        // changes go through the full save.
+        let raw = Raw::load(dir.path()).unwrap();
+        for _ in 0..3 * FEW {
+            assert_eq!(raw.get(paths[3]), Some(print(3)));
+            assert_eq!(raw.get("assets/none"), None);
+        }
+        let many: Vec<(String, Fingerprint)> = (0..FEW as u64 + 1).map(|n| (format!("m/{n}"), print(n))).collect();
+        let as_changes: Vec<(&str, Fingerprint)> = many.iter().map(|(p, f)| (p.as_str(), f.clone())).collect();
+        assert!(!Raw::load(dir.path()).unwrap().update(&as_changes).unwrap());
+        update_few(dir.path(), Raw::load(dir.path()), &[], many.clone()).unwrap();
+        let back = Fingerprints::load(dir.path());
+        assert!(many.iter().all(|(p, f)| back.files.get(p) == Some(f)));
+        assert_eq!(back.files["assets/new.png"], print(3));
     }
 
     #[test]
