@@ -206,14 +206,10 @@ impl Writer<'_> {
         self.out.push('\n');
         // A gen input that disappears (a moved root, a deleted source) must make Ninja
         // re-run gen, not stop with "missing and no known rule to make it": an input-less
-        // phony edge is out of date when a file it outputs is missing (CMake writes one such
-        // edge per file). One edge outputs them all: Ninja parses one edge instead of one per
-        // input (40,516 at 10,000 assets), and a missing one makes every one of them out of
-        // date, so every key edge runs with the generator edge, once, for a change that
-        // re-plans anyway.
-        if self.plan.inputs().next().is_some() {
+        // phony edge is out of date exactly when its file is missing (CMake does the same).
+        for p in self.plan.inputs() {
             self.out.push_str("build");
-            self.paths(self.plan.inputs())?;
+            self.paths([p])?;
             self.out.push_str(": phony\n");
         }
         Ok(())
