@@ -60,10 +60,6 @@ pub struct Assembled {
     pub outputs: std::collections::BTreeMap<String, crate::record::Digest>,
 }
 
-fn is_hex_key(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
 impl Cache {
     pub fn new(dir: impl Into<PathBuf>) -> Cache {
         Cache { dir: dir.into() }
@@ -182,7 +178,7 @@ impl Cache {
 
     /// Removes an assembled entry that turned out not to describe what its key assembles.
     pub fn drop_assembled(&self, strong: &str) {
-        if is_hex_key(strong) {
+        if crate::hash::is_hex_key(strong.as_bytes()) {
             let _ = std::fs::remove_file(self.path(Kind::Asm, strong));
         }
     }
@@ -207,7 +203,7 @@ impl Cache {
 
     /// Whether an action entry exists (for `status`; not verified, not touched).
     pub fn has(&self, kind: Kind, key: &str) -> bool {
-        is_hex_key(key) && self.path(kind, key).is_file()
+        crate::hash::is_hex_key(key.as_bytes()) && self.path(kind, key).is_file()
     }
 
     /// Every entry: kind, key, path, size, last use.
@@ -224,7 +220,7 @@ impl Cache {
                 for f in files.flatten() {
                     let name = f.file_name().to_string_lossy().into_owned();
                     let Ok(meta) = f.metadata() else { continue };
-                    if !is_hex_key(&name) || !meta.is_file() {
+                    if !crate::hash::is_hex_key(name.as_bytes()) || !meta.is_file() {
                         continue;
                     }
                     out.push(Entry {

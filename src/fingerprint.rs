@@ -128,11 +128,10 @@ impl Raw {
 /// into the file as loaded (`raw`) when it has an entry for each, else through a full load.
 pub fn update_few(
     project: &Path,
-    raw: Option<Raw>,
+    mut raw: Option<Raw>,
     refreshed: &[(&str, (u64, i128, u64), i128)],
     edited: Vec<(String, Fingerprint)>,
 ) -> anyhow::Result<()> {
-    let mut raw = raw;
     if let Some(raw) = raw.as_mut().filter(|_| refreshed.len() + edited.len() <= FEW) {
         let mut changes: Vec<(&str, Fingerprint)> = Vec::new();
         for &(path, (size, mtime_ns, inode), taken_ns) in refreshed {

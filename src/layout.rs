@@ -19,3 +19,9 @@ pub const PACK_OUTPUTS: [(&str, &str); 4] = [
 pub fn key_stamp(k: u32) -> String {
     format!("keys-{k}.stamp")
 }
+
+/// The phony alias through which the pack edge lists key edge `k`'s stamp first (ninja.rs
+/// says why); no file.
+pub fn key_ready(k: u32) -> String {
+    format!("keys-{k}.ready")
+}

@@ -155,7 +155,7 @@ impl Writer<'_> {
         // themselves stay implicit inputs: Ninja 1.11 records a restat edge's output mtime as
         // that of its newest input file, and an alias is no file.
         let shards = self.plan.shards.len() as u32;
-        let ready: Vec<String> = (0..shards).map(|k| format!("{b}/keys-{k}.ready")).collect();
+        let ready: Vec<String> = (0..shards).map(|k| format!("{b}/{}", crate::layout::key_ready(k))).collect();
         let stamps: Vec<String> = (0..shards).map(|k| format!("{b}/{}", crate::layout::key_stamp(k))).collect();
         self.paths(&ready)?;
         self.paths(&bins)?;

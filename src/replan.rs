@@ -227,7 +227,7 @@ pub struct PackKeyFile {
     bytes: Vec<u8>,
     /// Where the document's bytes end (they start at `DOC.len()`).
     doc_end: usize,
-    /// Where each asset's strong key starts, by action name, in `dependencies-weak` order.
+    /// Each asset's id and where its strong key starts, in `dependencies-weak` order.
     entries: Vec<(u64, usize)>,
 }
 
@@ -239,10 +239,6 @@ const TAIL_STRONG: &[u8] = b",\"mode\":\"strict\",\"strong\":\"";
 const TAIL_WEAK: &[u8] = b"\",\"weak\":\"";
 const HEX: usize = 64;
 
-fn is_hex_key(b: &[u8]) -> bool {
-    b.len() == HEX && b.iter().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
-}
-
 impl PackKeyFile {
     /// Reads the layout of a strict pack key file; `None` if it is not exactly that.
     fn parse(bytes: Vec<u8>) -> Option<PackKeyFile> {
@@ -251,9 +247,9 @@ impl PackKeyFile {
         let t = &bytes[doc_end..];
         let weak_at = TAIL_STRONG.len() + HEX;
         if !t.starts_with(TAIL_STRONG)
-            || !is_hex_key(&t[TAIL_STRONG.len()..weak_at])
+            || !crate::hash::is_hex_key(&t[TAIL_STRONG.len()..weak_at])
             || &t[weak_at..weak_at + TAIL_WEAK.len()] != TAIL_WEAK
-            || !is_hex_key(&t[weak_at + TAIL_WEAK.len()..t.len() - 2])
+            || !crate::hash::is_hex_key(&t[weak_at + TAIL_WEAK.len()..t.len() - 2])
             || &t[t.len() - 2..] != b"\"}"
             || !bytes.starts_with(HEAD)
         {
@@ -271,7 +267,7 @@ impl PackKeyFile {
         let mut strong = Vec::new();
         if bytes.get(at) == Some(&b'"') {
             loop {
-                if bytes.get(at) != Some(&b'"') || !is_hex_key(bytes.get(at + 1..at + 1 + HEX)?) {
+                if bytes.get(at) != Some(&b'"') || !crate::hash::is_hex_key(bytes.get(at + 1..at + 1 + HEX)?) {
                     return None;
                 }
                 strong.push(at + 1);
@@ -334,7 +330,7 @@ impl PackKeyFile {
             .iter()
             .map(|(name, key)| {
                 let id: u64 = name.strip_prefix("asset/")?.parse().ok()?;
-                (action_name(id) == *name && is_hex_key(key.as_bytes())).then_some((id, key.as_bytes()))
+                (action_name(id) == *name && crate::hash::is_hex_key(key.as_bytes())).then_some((id, key.as_bytes()))
             })
             .collect::<Option<_>>()?;
         for (id, at) in &self.entries {
