@@ -118,7 +118,7 @@ impl Cache {
         for b in blobs {
             fsutil::write_once(&self.path(Kind::Cas, b.digest), b.bytes)?;
         }
-        let bytes = canon::to_vec(&rec.entry())?;
+        let bytes = rec.entry_bytes()?;
         fsutil::write_once(&self.path(Kind::Ac, &rec.key.strong), &bytes)?;
         fsutil::write_once(&self.path(Kind::AcWeak, &rec.key.weak), &bytes)?;
         Ok(())

@@ -73,9 +73,17 @@ struct Canon<'a> {
     without: Option<(&'a str, &'a mut Vec<u8>)>,
 }
 
-/// An object being written: its entries, (key, serialized value), sorted at the end.
+/// An object being written. While its keys arrive in ascending byte order (a `BTreeMap`, a
+/// `Value`'s map, a struct whose fields are declared sorted) each entry is written straight
+/// into `out`; the first key out of order moves the entries written so far into `entries`,
+/// which are then sorted at the end. So a large document nested in sorted objects is written
+/// once, not copied at every level (the pack's record at 10,000 assets held 17 MB of copies).
 struct Object<'a> {
     out: &'a mut Vec<u8>,
+    /// Where this object's `{` is in `out`.
+    start: usize,
+    /// Writing straight into `out`: each entry's key and where its value is in `out`.
+    direct: Option<Vec<(String, std::ops::Range<usize>)>>,
     entries: Vec<(String, Vec<u8>)>,
     key: Option<String>,
     /// For an enum variant written as `{"variant": …}`: the outer object is closed too.
@@ -84,8 +92,34 @@ struct Object<'a> {
     without: Option<(&'a str, &'a mut Vec<u8>)>,
 }
 
-impl Object<'_> {
+impl<'a> Object<'a> {
+    fn new(out: &'a mut Vec<u8>, variant: Option<&'static str>, without: Option<(&'a str, &'a mut Vec<u8>)>) -> Self {
+        let start = out.len();
+        out.push(b'{');
+        Object { out, start, direct: Some(Vec::new()), entries: Vec::new(), key: None, variant, without }
+    }
+
     fn entry<T: Serialize + ?Sized>(&mut self, key: String, value: &T) -> Result<(), Error> {
+        if let Some(direct) = &mut self.direct {
+            if direct.last().is_none_or(|(last, _)| *last < key) {
+                if !direct.is_empty() {
+                    self.out.push(b',');
+                }
+                json(self.out, &key)?;
+                self.out.push(b':');
+                let at = self.out.len();
+                value.serialize(Canon { out: self.out, without: None })?;
+                direct.push((key, at..self.out.len()));
+                return Ok(());
+            }
+            // Out of order: from here on, buffered and sorted at the end.
+            let written = self.out.split_off(self.start);
+            self.entries = std::mem::take(direct)
+                .into_iter()
+                .map(|(k, r)| (k, written[r.start - self.start..r.end - self.start].to_vec()))
+                .collect();
+            self.direct = None;
+        }
         let mut bytes = Vec::new();
         value.serialize(Canon { out: &mut bytes, without: None })?;
         self.entries.push((key, bytes));
@@ -93,21 +127,34 @@ impl Object<'_> {
     }
 
     fn finish(mut self) -> Result<(), Error> {
-        // Byte order of the UTF-8 keys: what serde_json's BTreeMap-backed Map would give.
-        self.entries.sort_by(|a, b| a.0.cmp(&b.0));
-        write_object(self.out, self.entries.iter())?;
+        match &self.direct {
+            Some(direct) => {
+                self.out.push(b'}');
+                if let Some((drop, out)) = self.without {
+                    let written = &self.out[..];
+                    let kept = direct.iter().filter(|(k, _)| k != drop).map(|(k, r)| (k.as_str(), &written[r.clone()]));
+                    write_object(out, kept)?;
+                }
+            }
+            None => {
+                // Byte order of the UTF-8 keys: what serde_json's BTreeMap-backed Map would give.
+                self.entries.sort_by(|a, b| a.0.cmp(&b.0));
+                let entries = || self.entries.iter().map(|(k, v)| (k.as_str(), v.as_slice()));
+                write_object(self.out, entries())?;
+                if let Some((drop, out)) = self.without {
+                    write_object(out, entries().filter(|(k, _)| k != &drop))?;
+                }
+            }
+        }
         if self.variant.is_some() {
             self.out.push(b'}');
-        }
-        if let Some((drop, out)) = self.without {
-            write_object(out, self.entries.iter().filter(|(k, _)| k != drop))?;
         }
         Ok(())
     }
 }
 
 /// `{"k":v,…}` from entries whose values are already canonical bytes.
-fn write_object<'e>(out: &mut Vec<u8>, entries: impl Iterator<Item = &'e (String, Vec<u8>)>) -> Result<(), Error> {
+fn write_object<'e>(out: &mut Vec<u8>, entries: impl Iterator<Item = (&'e str, &'e [u8])>) -> Result<(), Error> {
     out.push(b'{');
     for (i, (k, v)) in entries.enumerate() {
         if i > 0 {
@@ -299,7 +346,7 @@ impl<'a> ser::Serializer for Canon<'a> {
         variant: &'static str,
         v: &T,
     ) -> Result<(), Error> {
-        let mut o = Object { out: self.out, entries: Vec::new(), key: None, variant: None, without: None };
+        let mut o = Object::new(self.out, None, None);
         o.entry(variant.to_string(), v)?;
         o.finish()
     }
@@ -325,9 +372,8 @@ impl<'a> ser::Serializer for Canon<'a> {
         self.out.extend_from_slice(b":[");
         Ok(Array { out: self.out, first: true, variant: true })
     }
-    fn serialize_map(self, len: Option<usize>) -> Result<Object<'a>, Error> {
-        let without = self.without;
-        Ok(Object { out: self.out, entries: Vec::with_capacity(len.unwrap_or(0)), key: None, variant: None, without })
+    fn serialize_map(self, _: Option<usize>) -> Result<Object<'a>, Error> {
+        Ok(Object::new(self.out, None, self.without))
     }
     fn serialize_struct(self, _: &'static str, len: usize) -> Result<Object<'a>, Error> {
         self.serialize_map(Some(len))
@@ -337,12 +383,12 @@ impl<'a> ser::Serializer for Canon<'a> {
         _: &'static str,
         _: u32,
         variant: &'static str,
-        len: usize,
+        _: usize,
     ) -> Result<Object<'a>, Error> {
         self.out.push(b'{');
         json(self.out, variant)?;
         self.out.push(b':');
-        Ok(Object { out: self.out, entries: Vec::with_capacity(len), key: None, variant: Some(variant), without: None })
+        Ok(Object::new(self.out, Some(variant), None))
     }
 }
 
@@ -454,6 +500,47 @@ mod tests {
         };
         assert_eq!(to_vec(&s).unwrap(), through_value(&s));
         assert_eq!(String::from_utf8(to_vec(&s).unwrap()).unwrap(), String::from_utf8(through_value(&s)).unwrap());
+    }
+
+    #[test]
+    fn objects_written_straight_through_and_those_buffered_give_the_same_bytes() {
+        // Sorted fields are written straight into the output; a field out of order moves
+        // what was written into the sorting buffer, at every level, with and without the
+        // top-level field left out.
+        #[derive(serde::Serialize)]
+        struct Inner {
+            a: u8,
+            c: Vec<std::collections::BTreeMap<String, u8>>,
+            b: &'static str,
+        }
+        #[derive(serde::Serialize)]
+        struct Sorted {
+            a: Inner,
+            b: u8,
+            z: Option<Inner>,
+        }
+        #[derive(serde::Serialize)]
+        struct Late {
+            m: u8,
+            n: Inner,
+            a: Inner,
+        }
+        let inner = || Inner { a: 1, c: vec![[("y".into(), 2), ("x".into(), 1)].into()], b: "é" };
+        let sorted = Sorted { a: inner(), b: 2, z: Some(inner()) };
+        let late = Late { m: 1, n: inner(), a: inner() };
+        assert_eq!(to_vec(&sorted).unwrap(), through_value(&sorted));
+        assert_eq!(to_vec(&late).unwrap(), through_value(&late));
+        for (drop, v) in [("b", serde_json::to_value(&sorted).unwrap()), ("n", serde_json::to_value(&late).unwrap())] {
+            let mut kept = v.clone();
+            kept.as_object_mut().unwrap().remove(drop);
+            let expected = (serde_json::to_vec(&v).unwrap(), serde_json::to_vec(&kept).unwrap());
+            assert_eq!(to_vec_and_without(&v, drop).unwrap(), expected);
+        }
+        let (all, without) = to_vec_and_without(&late, "n").unwrap();
+        assert_eq!(String::from_utf8(all).unwrap(), String::from_utf8(through_value(&late)).unwrap());
+        assert_eq!(String::from_utf8(without).unwrap(), r#"{"a":{"a":1,"b":"é","c":[{"x":1,"y":2}]},"m":1}"#);
+        let (_, without) = to_vec_and_without(&sorted, "b").unwrap();
+        assert!(String::from_utf8(without).unwrap().starts_with(r#"{"a":{"a":1,"b":"é","#));
     }
 
     #[test]

@@ -17,29 +17,35 @@ pub struct SourceKey {
 }
 
 /// Everything that can change an action's output bytes, and nothing else.
+///
+/// Fields are declared in the byte order of their names, the order canonical JSON writes
+/// them in, so that `canon` writes the document straight through instead of buffering it
+/// (the pack's is megabytes); the same holds for [`ActionKey`] and the record.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct KeyDoc {
+pub struct KeyDoc<S = Value> {
     #[serde(rename = "core-version")]
     pub core_version: u32,
-    pub step: String,
-    #[serde(rename = "step-version")]
-    pub step_version: String,
-    #[serde(rename = "step-key")]
-    pub step_key: Value,
-    pub sources: Vec<SourceKey>,
     #[serde(rename = "dependencies-strong")]
     pub dependencies_strong: Vec<String>,
     #[serde(rename = "dependencies-weak")]
     pub dependencies_weak: Vec<String>,
+    pub sources: Vec<SourceKey>,
+    pub step: String,
+    /// The step's own fields: a JSON value, or, where a step reads them (the pack), typed
+    /// or borrowed fields that serialize to the same canonical bytes.
+    #[serde(rename = "step-key")]
+    pub step_key: S,
+    #[serde(rename = "step-version")]
+    pub step_version: String,
 }
 
 /// An action's key: its key document and the strong and weak keys computed from it (the
 /// content of a key file and of a step's record).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ActionKey {
+pub struct ActionKey<S = Value> {
+    pub doc: KeyDoc<S>,
     pub strong: String,
     pub weak: String,
-    pub doc: KeyDoc,
 }
 
 /// Strict (default) or non-strict gating (SPEC §6), chosen by the user, never by a project file.
@@ -72,13 +78,33 @@ impl Mode {
 /// A key file, the gate gen writes for one action. In non-strict mode its document has no
 /// `dependencies-strong`, so a dependency's rebuild never rewrites it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct KeyFile {
+pub struct KeyFile<S = Value> {
     pub mode: Mode,
     #[serde(flatten)]
-    pub keyed: ActionKey,
+    pub keyed: ActionKey<S>,
+}
+
+/// A strict key file borrowing its key: what [`KeyFile::bytes`] serializes without copying
+/// the document (the pack's is megabytes at 10,000 assets).
+#[derive(Serialize)]
+struct StrictKeyFile<'a> {
+    doc: &'a KeyDoc,
+    mode: Mode,
+    strong: &'a str,
+    weak: &'a str,
 }
 
 impl KeyFile {
+    /// The canonical bytes of `keyed`'s key file in `mode`.
+    pub fn bytes(mode: Mode, keyed: &ActionKey) -> anyhow::Result<Vec<u8>> {
+        match mode {
+            Mode::Strict => {
+                canon::to_vec(&StrictKeyFile { doc: &keyed.doc, mode, strong: &keyed.strong, weak: &keyed.weak })
+            }
+            Mode::NonStrict => canon::to_vec(&KeyFile::new(mode, keyed)),
+        }
+    }
+
     pub fn new(mode: Mode, keyed: &ActionKey) -> KeyFile {
         let keyed = match mode {
             Mode::Strict => keyed.clone(),
@@ -88,7 +114,29 @@ impl KeyFile {
     }
 }
 
-impl KeyDoc {
+impl<S> KeyDoc<S> {
+    /// The document around `step_key` instead of its own step key, and the one it had.
+    pub fn swap_step_key<T>(self, step_key: T) -> (KeyDoc<T>, S) {
+        let KeyDoc { core_version, dependencies_strong, dependencies_weak, sources, step, step_key: had, step_version } =
+            self;
+        (KeyDoc { core_version, dependencies_strong, dependencies_weak, sources, step, step_key, step_version }, had)
+    }
+
+    /// A copy of the document around `step_key` (its own is not copied).
+    pub fn cloned_around<T>(&self, step_key: T) -> KeyDoc<T> {
+        KeyDoc {
+            core_version: self.core_version,
+            dependencies_strong: self.dependencies_strong.clone(),
+            dependencies_weak: self.dependencies_weak.clone(),
+            sources: self.sources.clone(),
+            step: self.step.clone(),
+            step_key,
+            step_version: self.step_version.clone(),
+        }
+    }
+}
+
+impl<S: Serialize> KeyDoc<S> {
     /// Both keys, (strong, weak): BLAKE3 of the canonical document, and of the document without
     /// `dependencies-strong`, from one canonical serialization (`canon::to_vec_and_without`).
     pub fn keys(&self) -> (String, String) {
@@ -107,7 +155,7 @@ impl KeyDoc {
     }
 
     /// The document with both keys computed.
-    pub fn keyed(self) -> ActionKey {
+    pub fn keyed(self) -> ActionKey<S> {
         let (strong, weak) = self.keys();
         ActionKey { strong, weak, doc: self }
     }
@@ -173,6 +221,14 @@ mod tests {
             sources: vec![SourceKey { name: "x".into(), key: "k".into() }],
             dependencies_strong: vec!["s1".into()],
             dependencies_weak: vec!["asset/1".into()],
+        }
+    }
+
+    #[test]
+    fn a_key_file_written_from_a_borrowed_key_is_the_key_file_serialized() {
+        let keyed = doc().keyed();
+        for mode in [Mode::Strict, Mode::NonStrict] {
+            assert_eq!(KeyFile::bytes(mode, &keyed).unwrap(), canon::to_vec(&KeyFile::new(mode, &keyed)).unwrap());
         }
     }
 

@@ -147,6 +147,12 @@ pub struct PackStepKey {
     pub assets: Vec<PackEntry>,
 }
 
+/// [`PackStepKey`] borrowed: the same canonical bytes, for the pack step's key.
+#[derive(Serialize)]
+pub struct PackStepKeyRef<'a> {
+    pub assets: &'a [PackEntry],
+}
+
 /// The pack's key document. `asset_keys[i]` is the strong key of `assets[i]`'s action.
 pub fn pack_key_doc(assets: &[Asset], asset_keys: &[String]) -> anyhow::Result<KeyDoc> {
     let entries: Vec<PackEntry> = assets.iter().map(entry).collect();

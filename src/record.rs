@@ -38,19 +38,36 @@ pub enum How {
 
 /// What a step records beside its outputs (and, without the local fields, in the cache).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Record {
-    pub key: ActionKey,
-    /// Output label → digest.
-    pub outputs: BTreeMap<String, Digest>,
+pub struct Record<S = serde_json::Value> {
+    // Fields in the byte order of their names (see `KeyDoc`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub how: Option<How>,
+    pub key: ActionKey<S>,
+    /// Output label → digest.
+    pub outputs: BTreeMap<String, Digest>,
 }
 
 impl Record {
     /// The record as the cache stores it: key and outputs only.
     pub fn entry(&self) -> Record {
-        let outputs = self.outputs.iter().map(|(l, d)| (l.clone(), Digest { stat: None, ..d.clone() })).collect();
-        Record { key: self.key.clone(), outputs, how: None }
+        Record { key: self.key.clone(), outputs: self.entry_outputs(), how: None }
+    }
+}
+
+impl<S: Serialize> Record<S> {
+    /// The outputs as the cache stores them (without the local stat).
+    pub fn entry_outputs(&self) -> BTreeMap<String, Digest> {
+        self.outputs.iter().map(|(l, d)| (l.clone(), Digest { stat: None, ..d.clone() })).collect()
+    }
+
+    /// [`Record::entry`]'s canonical bytes, without copying the key document.
+    pub fn entry_bytes(&self) -> anyhow::Result<Vec<u8>> {
+        #[derive(Serialize)]
+        struct Entry<'a, S> {
+            key: &'a ActionKey<S>,
+            outputs: BTreeMap<String, Digest>,
+        }
+        crate::canon::to_vec(&Entry { key: &self.key, outputs: self.entry_outputs() })
     }
 }
 

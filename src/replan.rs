@@ -370,7 +370,7 @@ mod tests {
     }
 
     fn file(key: &ActionKey, mode: Mode) -> Vec<u8> {
-        crate::canon::to_vec(&KeyFile::new(mode, key)).unwrap()
+        KeyFile::bytes(mode, key).unwrap()
     }
 
     #[test]

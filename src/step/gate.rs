@@ -119,7 +119,7 @@ impl Gate {
     /// Whether the outputs are up to date for `key`: recorded under it (or, non-strict, under
     /// its weak key) and intact — by stat, else by their bytes' digest. The one rule the step
     /// and `packer status` both decide by.
-    pub fn up_to_date(&self, key: &ActionKey) -> Option<Outcome> {
+    pub fn up_to_date<S>(&self, key: &ActionKey<S>) -> Option<Outcome> {
         Self::up_to_date_with(self, key, read_local(&self.record).as_ref())
     }
 
@@ -130,7 +130,7 @@ impl Gate {
         self.intact(&r).then_some(r.key)
     }
 
-    fn up_to_date_with(&self, key: &ActionKey, local: Option<&LocalRecord>) -> Option<Outcome> {
+    fn up_to_date_with<S>(&self, key: &ActionKey<S>, local: Option<&LocalRecord>) -> Option<Outcome> {
         let r = local?;
         if r.key.strong == key.strong && self.intact(r) {
             return Some(Outcome::UpToDate);
@@ -202,13 +202,13 @@ impl Gate {
 
     /// Commits outputs a step made itself, with their digests (the pack: its container
     /// staged as a file, its companions as bytes), recording them as `how`.
-    pub fn commit_made(
+    pub fn commit_made<S: serde::Serialize>(
         &self,
-        key: ActionKey,
+        key: ActionKey<S>,
         contents: Vec<Content>,
         digests: &[Digest],
         how: How,
-    ) -> anyhow::Result<Record> {
+    ) -> anyhow::Result<Record<S>> {
         let local = read_local(&self.record);
         self.commit_hashed(key, contents, digests, how, local.as_ref())
     }
@@ -231,14 +231,14 @@ impl Gate {
     }
 
     /// [`Gate::commit`] with the outputs' digests already known.
-    fn commit_hashed(
+    fn commit_hashed<S: serde::Serialize>(
         &self,
-        key: ActionKey,
+        key: ActionKey<S>,
         contents: Vec<Content>,
         known: &[Digest],
         how: How,
         local: Option<&LocalRecord>,
-    ) -> anyhow::Result<Record> {
+    ) -> anyhow::Result<Record<S>> {
         let mut digests = BTreeMap::new();
         for ((o, content), digest) in self.outputs.iter().zip(contents).zip(known) {
             let digest = Digest { stat: None, ..digest.clone() };

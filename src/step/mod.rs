@@ -58,6 +58,11 @@ pub fn lock_action(obj_dir: &Path, action_file: &str, keyed: bool) -> anyhow::Re
 
 /// Reads a key file written by gen.
 pub fn read_key_file(path: &Path) -> anyhow::Result<KeyFile> {
+    read_key_file_as(path)
+}
+
+/// [`read_key_file`] into another shape of the same file (the pack's typed document).
+pub fn read_key_file_as<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
     let bytes = match crate::fsutil::read_regular(path) {
         Ok(b) => b,
         Err(e) => {
