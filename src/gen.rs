@@ -9,9 +9,9 @@ use crate::fsutil;
 use crate::gates::{self, KeyContent};
 use crate::genstate;
 use crate::graph;
-use crate::keys::{ActionKey, Mode};
+use crate::keys::{ActionKey, KeyFile, Mode};
 use crate::ninja::{self, AssetEdge, KeyShard, Manifest};
-use crate::plan;
+use crate::plan::{self, PackStepKey};
 use crate::registry;
 use crate::replan;
 use crate::step;
@@ -235,7 +235,12 @@ fn plan_and_write(dir: &Path, opts: &Options, build_dir: &Path) -> anyhow::Resul
             .zip(&p.keys)
             .map(|(a, k)| (keys_dir.join(format!("{}.key", a.id)), KeyContent::Key(k)))
             .collect();
-    key_files.push((keys_dir.join("pack.key"), KeyContent::Key(&p.pack)));
+    // The pack's key file is serialized here, from its typed document.
+    let pack_bytes = KeyFile::bytes(opts.mode, &p.pack)?;
+    key_files.push((
+        keys_dir.join("pack.key"),
+        KeyContent::Bytes { bytes: &pack_bytes, strong: &p.pack.strong, weak: &p.pack.weak },
+    ));
     // In strict mode, an action whose new key the cache holds is restored here, in bulk; its
     // gate then stays shut (see `gates::write`). Actions with dependencies are left to their
     // steps, which record the dependency keys they actually read. The pack comes last: when
@@ -355,7 +360,7 @@ impl Restorer {
     /// Restores the pack, only when nothing was left to a step and every asset's record
     /// holds its planned strong key (`planned`: id and strong key of every asset), so that
     /// the pack's planned key is the one its step would compute from the records.
-    fn pack(&self, planned: &[(u64, &str)], pack: &ActionKey) -> bool {
+    fn pack(&self, planned: &[(u64, &str)], pack: &ActionKey<PackStepKey>) -> bool {
         let Some(cache) = self.cache.as_ref().filter(|_| self.mode == Mode::Strict) else { return false };
         if self.left_to_a_step() {
             return false;

@@ -87,16 +87,16 @@ pub struct KeyFile<S = Value> {
 /// A strict key file borrowing its key: what [`KeyFile::bytes`] serializes without copying
 /// the document (the pack's is megabytes at 10,000 assets).
 #[derive(Serialize)]
-struct StrictKeyFile<'a> {
-    doc: &'a KeyDoc,
+struct StrictKeyFile<'a, S> {
+    doc: &'a KeyDoc<S>,
     mode: Mode,
     strong: &'a str,
     weak: &'a str,
 }
 
-impl KeyFile {
+impl<S: Serialize + Clone> KeyFile<S> {
     /// The canonical bytes of `keyed`'s key file in `mode`.
-    pub fn bytes(mode: Mode, keyed: &ActionKey) -> anyhow::Result<Vec<u8>> {
+    pub fn bytes(mode: Mode, keyed: &ActionKey<S>) -> anyhow::Result<Vec<u8>> {
         match mode {
             Mode::Strict => {
                 canon::to_vec(&StrictKeyFile { doc: &keyed.doc, mode, strong: &keyed.strong, weak: &keyed.weak })
@@ -105,7 +105,7 @@ impl KeyFile {
         }
     }
 
-    pub fn new(mode: Mode, keyed: &ActionKey) -> KeyFile {
+    pub fn new(mode: Mode, keyed: &ActionKey<S>) -> KeyFile<S> {
         let keyed = match mode {
             Mode::Strict => keyed.clone(),
             Mode::NonStrict => KeyDoc { dependencies_strong: Vec::new(), ..keyed.doc.clone() }.keyed(),
@@ -158,6 +158,15 @@ impl<S: Serialize> KeyDoc<S> {
     pub fn keyed(self) -> ActionKey<S> {
         let (strong, weak) = self.keys();
         ActionKey { strong, weak, doc: self }
+    }
+}
+
+impl<S: Serialize> ActionKey<S> {
+    /// The same key with its step key as JSON (for what compares documents field by field:
+    /// `packer status` and `explain`).
+    pub fn to_json(&self) -> anyhow::Result<ActionKey> {
+        let doc = self.doc.cloned_around(serde_json::to_value(&self.doc.step_key)?);
+        Ok(ActionKey { doc, strong: self.strong.clone(), weak: self.weak.clone() })
     }
 }
 

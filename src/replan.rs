@@ -21,7 +21,8 @@
 
 use crate::fsutil;
 use crate::gates::Ledger;
-use crate::keys::{action_name, ActionKey, KeyFile, Mode};
+use crate::keys::{action_name, ActionKey, KeyDoc, KeyFile, Mode};
+use crate::plan::PackStepKey;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -345,8 +346,16 @@ impl PackKeyFile {
     }
 
     /// The key, parsed (for the pack's restore, which needs the document).
-    pub fn key(&self) -> Option<ActionKey> {
-        serde_json::from_slice::<KeyFile>(&self.bytes).ok().map(|kf| kf.keyed)
+    pub fn key(&self) -> Option<ActionKey<PackStepKey>> {
+        // Not through `KeyFile`, whose flattened fields serde buffers as a whole tree first.
+        #[derive(serde::Deserialize)]
+        struct Typed {
+            doc: KeyDoc<PackStepKey>,
+            strong: String,
+            weak: String,
+        }
+        let t: Typed = serde_json::from_slice(&self.bytes).ok()?;
+        Some(ActionKey { doc: t.doc, strong: t.strong, weak: t.weak })
     }
 }
 
@@ -362,7 +371,19 @@ mod tests {
             step: "pack".into(),
             step_version: "pack-1".into(),
             // A name that looks like the layout changes nothing: it comes after the arrays.
-            step_key: serde_json::json!({"assets": [{"asset_name": "],\"dependencies-weak\":[\"asset/9\""}]}),
+            step_key: serde_json::to_value(PackStepKey {
+                assets: vec![crate::plan::PackEntry {
+                    asset_id: 3,
+                    asset_name: "],\"dependencies-weak\":[\"asset/9\"".into(),
+                    asset_uuid: String::new(),
+                    bank_type: "BLOB".into(),
+                    codec: "NONE".into(),
+                    preload: false,
+                    root: "r".into(),
+                    inputs: serde_json::json!(["x"]),
+                }],
+            })
+            .unwrap(),
             sources: Vec::new(),
             dependencies_strong: strong.iter().map(|c| h(c)).collect(),
             dependencies_weak: ids.iter().map(|&id| action_name(id)).collect(),
@@ -386,7 +407,7 @@ mod tests {
         assert_eq!((patched.strong(), patched.weak()), (after.strong.as_str(), after.weak.as_str()));
         assert_ne!(after.strong, before.strong);
         assert_eq!(after.weak, before.weak, "the weak key leaves dependency keys out");
-        assert_eq!(patched.key().unwrap(), after);
+        assert_eq!(patched.key().unwrap().to_json().unwrap(), after);
 
         // A pack of no assets.
         let empty = pack_doc(&[], &[]).keyed();

@@ -117,7 +117,7 @@ pub fn status(dir: &Path, o: &Options) -> anyhow::Result<Vec<ActionStatus>> {
         });
     }
     let gate = step::pack::gate(&obj, &dir.join(&o.build_dir), cache.clone());
-    let s = judge(&p.pack, &gate, Mode::Strict, &names);
+    let s = judge(&p.pack.to_json()?, &gate, Mode::Strict, &names);
     out.push(ActionStatus { action: "pack".into(), asset_id: None, name: "assets.pa".into(), ..s });
     Ok(out)
 }

@@ -68,11 +68,16 @@ pub fn run(o: &Options) -> anyhow::Result<Outcome> {
 /// its planned strong key): up to date, or assembled from the artifacts when the cache has
 /// an assembled entry for the key (nothing is converted, and the result is checked against
 /// the entry). `None` leaves the pack to its step: no entry, or an artifact needing repair.
-pub fn restore(obj_dir: &Path, out_dir: &Path, cache: &Cache, key: &ActionKey) -> anyhow::Result<Option<Outcome>> {
-    let step_key = PackStepKey::deserialize(&key.doc.step_key).context("pack key document")?;
-    let prefixes: Vec<PathBuf> = step_key.assets.iter().map(|e| obj_dir.join(e.asset_id.to_string())).collect();
+pub fn restore(
+    obj_dir: &Path,
+    out_dir: &Path,
+    cache: &Cache,
+    key: &ActionKey<PackStepKey>,
+) -> anyhow::Result<Option<Outcome>> {
+    let assets = &key.doc.step_key.assets;
+    let prefixes: Vec<PathBuf> = assets.iter().map(|e| obj_dir.join(e.asset_id.to_string())).collect();
     let packing = Packing { obj_dir, out_dir, cache: Some(cache), repair: false };
-    packing.run(key.doc.cloned_around(()), &step_key.assets, &prefixes)
+    packing.run(key.doc.cloned_around(()), assets, &prefixes)
 }
 
 /// One run of the pack: where, with which cache, and whether it may build (and repair).
@@ -703,9 +708,7 @@ fn own_doc(o: &Options) -> anyhow::Result<KeyDoc<PackStepKey>> {
     if ws.diags.blocking() {
         return Err(Blocked(ws.diags.0).into());
     }
-    let doc = pack_key_doc(&ws.assets, &[])?;
-    let step_key = PackStepKey::deserialize(&doc.step_key).context("pack key document")?;
-    Ok(doc.swap_step_key(step_key).0)
+    Ok(pack_key_doc(&ws.assets, &[]))
 }
 
 fn missing_artifact(path: &Path, name: &str) -> Diagnostic {
