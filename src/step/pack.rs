@@ -438,9 +438,15 @@ impl Index {
         let len = 65 + out.len;
         drop(out);
         staged.file().write_all_at(format!("{sum}\n").as_bytes(), 0)?;
-        let mut old = [0u8; 64];
-        let same = crate::fsutil::open_regular(&path).is_ok_and(|f| {
-            f.metadata().is_ok_and(|m| m.len() == len) && f.read_exact_at(&mut old, 0).is_ok() && old == *sum.as_bytes()
+        // The same bytes when the old file is as long and its sum line and its body (hashed
+        // as it streams by) both are the new sum: a body damaged under an intact sum line is
+        // replaced.
+        let mut old = [0u8; 65];
+        let same = crate::fsutil::open_regular(&path).is_ok_and(|mut f| {
+            f.metadata().is_ok_and(|m| m.len() == len)
+                && std::io::Read::read_exact(&mut f, &mut old).is_ok()
+                && old[..64] == *sum.as_bytes()
+                && crate::hash::hash_reader(&f).is_ok_and(|body| body == sum.as_str())
         });
         if !same {
             staged.commit()?;
@@ -814,6 +820,36 @@ mod tests {
         assert_eq!(borrowed.keys(), (key.strong.clone(), key.weak.clone()));
         let restored = doc.cloned_around(PackStepKeyRef { assets: &step_key.assets });
         assert_eq!(restored.keys(), (key.strong, key.weak));
+    }
+
+    #[test]
+    fn the_index_is_streamed_with_its_sum_and_a_damaged_body_is_replaced_by_the_same_save() {
+        let dir = tempfile::tempdir().unwrap();
+        let entries: Vec<PackEntry> = (1..=3).map(entry).collect();
+        let arts: Vec<Art> = (1..=3).map(|i| art(dir.path(), i, &vec![b'x'; i as usize]).1).collect();
+        let save = || Index::save(dir.path(), 42, "c0ffee", 100, &entries, &arts, &[0, 1, 3]).unwrap();
+        save();
+        let path = dir.path().join(INDEX_FILE);
+        let bytes = std::fs::read(&path).unwrap();
+        let json = &bytes[65..];
+        assert_eq!(&bytes[..65], format!("{}\n", crate::hash::hash_bytes(json)).as_bytes());
+        let index = Index::load(dir.path());
+        assert_eq!((index.taken_ns, index.container.as_str(), index.payload_offset), (42, "c0ffee", 100));
+        let offsets: Vec<(u64, u64)> = index.assets.iter().map(|e| (e.id, e.offset)).collect();
+        assert_eq!(offsets, [(1, 0), (2, 1), (3, 3)]);
+        // Unchanged: left alone (same inode).
+        let ino = |p: &Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(p).unwrap());
+        let before = ino(&path);
+        save();
+        assert_eq!(ino(&path), before);
+        // One byte of the body damaged under its intact sum line: the next save replaces it.
+        let mut damaged = bytes.clone();
+        let at = damaged.len() - 2;
+        damaged[at] ^= 1;
+        std::fs::write(&path, &damaged).unwrap();
+        assert!(Index::load(dir.path()).assets.is_empty(), "a damaged index counts as none");
+        save();
+        assert_eq!(std::fs::read(&path).unwrap(), bytes);
     }
 
     #[test]
