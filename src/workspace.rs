@@ -189,6 +189,18 @@ fn check_registry_identity(reg: &Registry, diags: &mut Diagnostics) {
     let mut uuids = HashMap::new();
     let mut roots = HashMap::new();
     for e in &reg.assets {
+        // SPEC §2.1: ids start at 1; no registration allocates 0. The registry still loads,
+        // so that `forget` can take the entry out.
+        if e.asset_id == 0 {
+            diags.push(
+                Diagnostic::error(
+                    Code::PK001,
+                    format!("the registry entry for `{}` has asset_id 0; asset ids start at 1", e.root),
+                    "restore index.json from version control, or `packer forget` the asset and `packer adopt` it again for a fresh id",
+                )
+                .file(&file),
+            );
+        }
         if let Some(other) = ids.insert(e.asset_id, &e.root) {
             diags.push(
                 Diagnostic::error(

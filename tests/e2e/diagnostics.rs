@@ -146,6 +146,25 @@ fn corrupt_registry() {
 }
 
 #[test]
+fn a_registry_entry_with_asset_id_0_is_refused() {
+    let s = Space::with_blobs(&[("ok", "ok.bin", b"fine")]);
+    let reg = s.read("assets/.prometeu/index.json");
+    let edited = String::from_utf8(reg).unwrap().replace("\"asset_id\": 1,", "\"asset_id\": 0,");
+    assert!(edited.contains("\"asset_id\": 0,"), "{edited}");
+    s.write("assets/.prometeu/index.json", edited.as_bytes());
+    assert_blocked(&s, "PK001", "assets/.prometeu/index.json");
+    let r = s.packer(&["gen"]);
+    assert!(r.stderr.contains("`ok` has asset_id 0"), "{}", r.stderr);
+    // The fix it suggests works: the registry still loads for `forget`, and `adopt` gives a
+    // fresh id.
+    s.packer(&["forget", "assets/ok"]).ok();
+    s.packer(&["adopt", "assets/ok"]).ok();
+    let reg = String::from_utf8(s.read("assets/.prometeu/index.json")).unwrap();
+    assert!(reg.contains("\"asset_id\": 2,") && !reg.contains("\"asset_id\": 0,"), "{reg}");
+    s.build();
+}
+
+#[test]
 fn unknown_fields_warn_but_build() {
     let s = space_with(&decl("u-bad", "bad", "data.bin").replace("\"name\"", "\"colour\":\"red\",\"name\""));
     let r = s.packer(&["gen"]).ok();
