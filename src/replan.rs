@@ -380,7 +380,7 @@ mod tests {
                     codec: "NONE".into(),
                     preload: false,
                     root: "r".into(),
-                    inputs: serde_json::json!(["x"]),
+                    inputs: crate::plan::Roles(vec![("source".into(), vec!["x".into()])]),
                 }],
             })
             .unwrap(),

@@ -638,7 +638,7 @@ struct ToolingRow<'a> {
     asset_id: u64,
     asset_name: &'a str,
     asset_uuid: &'a str,
-    inputs: &'a Value,
+    inputs: &'a crate::plan::Roles,
     root: &'a str,
     strong_key: &'a str,
     weak_key: &'a str,
@@ -767,7 +767,7 @@ mod tests {
             codec: "NONE".into(),
             preload: false,
             root: String::new(),
-            inputs: Value::Null,
+            inputs: Default::default(),
         }
     }
 
@@ -797,7 +797,7 @@ mod tests {
     #[test]
     fn the_pack_keys_its_typed_borrowed_document_as_gen_keys_the_json_one() {
         let mut entries: Vec<PackEntry> = (1..=3).map(entry).collect();
-        entries[1].inputs = serde_json::json!(["b.png", {"pattern": "*.png", "é": [1, null]}]);
+        entries[1].inputs = crate::plan::Roles(vec![("tiles".into(), vec!["b.png".into(), "é/*.png".into()])]);
         entries[2].preload = true;
         let doc = KeyDoc {
             core_version: 1,
